@@ -125,3 +125,11 @@ test('a WebSocket upgrade from a foreign Origin gets 403; the server\'s own orig
   assert.equal((await own.client.next()).json.type, -10);
   await own.client.close();
 });
+
+test('a plain GET /v1/connect without an upgrade is 400 bad_field (docs/protocol-notes.md)', T, async () => {
+  const node = h.uid('plain');
+  const key = h.node_key(server, { node });
+  const vk = (await h.preconnect(server, key)).json.validation_key;
+  const res = await h.http_request(server, { path: `/v1/connect?auth_key=${encodeURIComponent(key)}&validation_key=${encodeURIComponent(vk)}` });
+  h.assert_http_error(res, 400, 'bad_field');
+});
