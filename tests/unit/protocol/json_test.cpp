@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -182,10 +183,19 @@ TEST(Json, FindsSpecialBytesAtEveryOffset) {
   for (std::size_t length = 0; length < 40; ++length) {
     for (std::size_t at = 0; at < length; ++at) {
       std::string value(length, 'v');
-      value[at] = '\x01';
-      const std::string text = "{\"k\":\"" + value + "\"}";
-      ASSERT_EQ(scanner.scan(text), JsonStatus::bad_json) << length << " " << at;
-      EXPECT_EQ(scanner.error(), "raw control character byte 0x01 in a string at byte " + std::to_string(6 + at));
+      for (const char control : {'\x00', '\x01', '\x1f'}) {
+        value[at] = control;
+        ASSERT_EQ(scanner.scan("{\"k\":\"" + value + "\"}"), JsonStatus::bad_json) << length << " " << at;
+        char name[8];
+        std::snprintf(name, sizeof name, "0x%02x", static_cast<unsigned>(control));
+        EXPECT_EQ(scanner.error(), "raw control character byte " + std::string(name) + " in a string at byte " +
+                                       std::to_string(6 + at));
+      }
+      // Neighbours of the special bytes are plain.
+      for (const char neighbour : {' ', '!', '#', '[', ']', '\x7f', '\xa2', '\xdc'}) {
+        value[at] = neighbour;
+        ASSERT_EQ(scanner.scan("{\"k\":\"" + value + "\"}"), JsonStatus::ok) << length << " " << at;
+      }
 
       value[at] = '"';  // ends the string early: what follows is not JSON
       ASSERT_EQ(scanner.scan("{\"k\":\"" + value + "\"}"), JsonStatus::bad_json) << length << " " << at;
@@ -343,6 +353,8 @@ TEST(Json, ManyKeysAreCheckedQuickly) {
   // Two repeats: the first one in text order is reported, as for few keys.
   EXPECT_EQ(scanner.scan(many_keys(50000) + ",\"key9\":0,\"key7\":0}"), JsonStatus::duplicate_key);
   EXPECT_EQ(scanner.error(), R"(duplicate key "key9")");
+  EXPECT_EQ(scanner.scan(many_keys(50000) + ",\"key7\":0,\"key9\":0}"), JsonStatus::duplicate_key);
+  EXPECT_EQ(scanner.error(), R"(duplicate key "key7")");
   // Just past the pairwise limit.
   EXPECT_EQ(scanner.scan(many_keys(17) + ",\"key0\":0}"), JsonStatus::duplicate_key);
   EXPECT_EQ(scanner.error(), R"(duplicate key "key0")");
@@ -374,6 +386,10 @@ TEST(Json, StringValueUnescapes) {
       {R"("\uDC00x")", "\xed\xb0\x80x"},
       {R"("\uD800\u0041")", "\xed\xa0\x80" "A"},
       {R"("\uD800\uD800")", "\xed\xa0\x80\xed\xa0\x80"},
+      {R"("\uDBFF\uE000")", "\xed\xaf\xbf\xee\x80\x80"},  // U+E000 is not a low surrogate
+      {R"("\uD800\uDBFF")", "\xed\xa0\x80\xed\xaf\xbf"},
+      {R"("\uD7FF\uDC00")", "\xed\x9f\xbf\xed\xb0\x80"},
+      {R"("\uDC00\uDC00")", "\xed\xb0\x80\xed\xb0\x80"},  // a low surrogate cannot start a pair
   };
   for (const auto& [raw, expected] : cases) {
     if (raw.front() != '"') {
