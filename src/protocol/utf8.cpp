@@ -54,27 +54,22 @@ bool Utf8Validator::feed(std::string_view chunk) {
   if (!continue_sequence(p, end)) return fail();  // one begun in an earlier chunk
 
   while (p != end) {
-    // ASCII 16 bytes at a time, then 8: no byte with its high bit set.
-    while (end - p >= 16) {
-      std::uint64_t a;
-      std::uint64_t b;
-      std::memcpy(&a, p, 8);
-      std::memcpy(&b, p + 8, 8);
-      if (((a | b) & high_bits) != 0) break;
-      p += 16;
-    }
-    if (end - p >= 8) {
-      std::uint64_t a;
-      std::memcpy(&a, p, 8);
-      if ((a & high_bits) == 0) {
-        p += 8;
-        continue;
+    if (*p < 0x80) {
+      // A run of ASCII: 16 bytes at a time while no byte has its high bit
+      // set, then byte by byte up to the run's end.
+      while (end - p >= 16) {
+        std::uint64_t a;
+        std::uint64_t b;
+        std::memcpy(&a, p, 8);
+        std::memcpy(&b, p + 8, 8);
+        if (((a | b) & high_bits) != 0) break;
+        p += 16;
       }
+      while (p != end && *p < 0x80) ++p;
+      continue;
     }
-    if (p == end) break;
 
     const unsigned char c = *p++;
-    if (c < 0x80) continue;
     const Lead lead = leads[c];
     if (lead.need == 0) return fail();
     if (end - p >= lead.need) {  // the whole sequence is here
