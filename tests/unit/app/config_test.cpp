@@ -344,7 +344,7 @@ TEST(Config, StoreFolder) {
 
 // A fresh folder under the test's temp dir, removed afterwards, and
 // ALLSPARK_SECRET unset for the test's duration.
-class SecretTest : public ::testing::Test {
+class ConfigSecret : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* saved = std::getenv("ALLSPARK_SECRET");
@@ -376,7 +376,7 @@ class SecretTest : public ::testing::Test {
   bool had_env_ = false;
 };
 
-TEST_F(SecretTest, OrderIsFlagFileEnvironmentThenStore) {
+TEST_F(ConfigSecret, OrderIsFlagFileEnvironmentThenStore) {
   const std::string file = write_file("secret.txt", "from-file\n");
   ::setenv("ALLSPARK_SECRET", "from-env", 1);
   std::string error;
@@ -389,12 +389,12 @@ TEST_F(SecretTest, OrderIsFlagFileEnvironmentThenStore) {
   EXPECT_EQ(resolve_secret("", "", store(), false, error), "from-store");
 }
 
-TEST_F(SecretTest, SecretFileKeepsInnerBytesAndDropsTrailingNewlines) {
+TEST_F(ConfigSecret, SecretFileKeepsInnerBytesAndDropsTrailingNewlines) {
   std::string error;
   EXPECT_EQ(resolve_secret("", write_file("a", " x y \n\n"), store(), false, error), " x y ");
 }
 
-TEST_F(SecretTest, UnreadableOrEmptySecretFileNamesTheFlag) {
+TEST_F(ConfigSecret, UnreadableOrEmptySecretFileNamesTheFlag) {
   std::string error;
   EXPECT_FALSE(resolve_secret("", (dir_ / "absent").string(), store(), true, error));
   EXPECT_EQ(error.rfind("--secret-file: ", 0), 0u) << error;
@@ -406,14 +406,14 @@ TEST_F(SecretTest, UnreadableOrEmptySecretFileNamesTheFlag) {
   EXPECT_FALSE(resolve_secret("", (dir_ / "absent").string(), store(), true, error));
 }
 
-TEST_F(SecretTest, EmptyEnvironmentVariableIsAnError) {
+TEST_F(ConfigSecret, EmptyEnvironmentVariableIsAnError) {
   ::setenv("ALLSPARK_SECRET", "", 1);
   std::string error;
   EXPECT_FALSE(resolve_secret("", "", store(), true, error));
   EXPECT_NE(error.find("ALLSPARK_SECRET"), std::string::npos);
 }
 
-TEST_F(SecretTest, WithoutCreateNothingIsWritten) {
+TEST_F(ConfigSecret, WithoutCreateNothingIsWritten) {
   std::string error;
   EXPECT_FALSE(resolve_secret("", "", store(), false, error));
   EXPECT_EQ(error,
@@ -422,7 +422,7 @@ TEST_F(SecretTest, WithoutCreateNothingIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data"));
 }
 
-TEST_F(SecretTest, CreatesAPrivateSecretOnceAndKeepsIt) {
+TEST_F(ConfigSecret, CreatesAPrivateSecretOnceAndKeepsIt) {
   std::string error;
   const auto first = resolve_secret("", "", store(), true, error);
   ASSERT_TRUE(first) << error;
@@ -435,7 +435,7 @@ TEST_F(SecretTest, CreatesAPrivateSecretOnceAndKeepsIt) {
   EXPECT_EQ(resolve_secret("", "", store(), false, error), first);
 }
 
-TEST_F(SecretTest, ARedisStoreNeedsASharedSecret) {
+TEST_F(ConfigSecret, ARedisStoreNeedsASharedSecret) {
   std::string error;
   EXPECT_FALSE(resolve_secret("", "", "redis://127.0.0.1:6379", true, error));
   EXPECT_NE(error.find("--secret"), std::string::npos);

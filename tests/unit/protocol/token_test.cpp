@@ -64,7 +64,7 @@ TokenStatus status_of(std::string_view payload, std::int64_t at = now) {
 
 // --- base64url (RFC 4648 section 5, section 10 test vectors) ---
 
-TEST(Base64url, EncodesTheRfcVectorsWithoutPadding) {
+TEST(TokenBase64url, EncodesTheRfcVectorsWithoutPadding) {
   EXPECT_EQ(base64url_encode(""), "");
   EXPECT_EQ(base64url_encode("f"), "Zg");
   EXPECT_EQ(base64url_encode("fo"), "Zm8");
@@ -75,7 +75,7 @@ TEST(Base64url, EncodesTheRfcVectorsWithoutPadding) {
   EXPECT_EQ(base64url_encode("\xfb\xff\xbf"), "-_-_");  // the two url-safe characters
 }
 
-TEST(Base64url, RoundTripsEveryByteAndLength) {
+TEST(TokenBase64url, RoundTripsEveryByteAndLength) {
   std::string bytes;
   for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
   for (std::size_t length = 0; length <= bytes.size(); ++length) {
@@ -86,7 +86,7 @@ TEST(Base64url, RoundTripsEveryByteAndLength) {
   }
 }
 
-TEST(Base64url, RejectsPaddingAndForeignCharacters) {
+TEST(TokenBase64url, RejectsPaddingAndForeignCharacters) {
   for (std::string_view bad : std::vector<std::string_view>{
            "Zg==", "Zg=", "Zm8=", "Zm9v+A", "Zm9v/A", "Zm 9v", "Zm9v\n", "Zm9v\xc3\xa9", "Z",
            "Zm9vY", "Zg.", std::string_view("Zm\0v", 4)}) {
@@ -95,7 +95,7 @@ TEST(Base64url, RejectsPaddingAndForeignCharacters) {
   EXPECT_EQ(base64url_decode(""), "");
 }
 
-TEST(Base64url, RejectsNonZeroTrailingBits) {
+TEST(TokenBase64url, RejectsNonZeroTrailingBits) {
   // "Zg" is the only spelling of "f": "Zh" would decode to it too, letting a
   // signature have several spellings.
   EXPECT_EQ(base64url_decode("Zg"), "f");
@@ -106,7 +106,7 @@ TEST(Base64url, RejectsNonZeroTrailingBits) {
 
 // --- auth keys ---
 
-TEST(AuthKey, MintedKeyVerifies) {
+TEST(TokenAuthKey, MintedKeyVerifies) {
   AuthClaims claims;
   claims.node_id = "phone1";
   claims.client_id = "alice";
@@ -120,7 +120,7 @@ TEST(AuthKey, MintedKeyVerifies) {
   EXPECT_TRUE(result.message.empty());
 }
 
-TEST(AuthKey, MintWritesOnlyWhatIsNeeded) {
+TEST(TokenAuthKey, MintWritesOnlyWhatIsNeeded) {
   AuthClaims claims;
   claims.node_id = "n1";
   const std::string key = mint_auth_key(claims, secret, now, 0);
@@ -146,7 +146,7 @@ constexpr std::string_view node_minted =
     "eyJzdWIiOiJwaG9uZTEiLCJjbGllbnRfaWQiOiJhbGljZSIsInJvbGUiOiJhcHAiLCJpYXQiOjE3MDAwMDAwMDAsImV4"
     "cCI6MTcwMDAwMzYwMH0.l2PKYIfrMhwKso88LNmqIAgIRZWZTa_EpnC-q_KhrAM";
 
-TEST(AuthKey, KeyMintedByNodeCryptoVerifies) {
+TEST(TokenAuthKey, KeyMintedByNodeCryptoVerifies) {
   const auto result = verify_auth_key(node_minted, secret, now);
   ASSERT_EQ(result.status, TokenStatus::ok) << result.message;
   EXPECT_EQ(result.claims.node_id, "phone1");
@@ -155,7 +155,7 @@ TEST(AuthKey, KeyMintedByNodeCryptoVerifies) {
   EXPECT_EQ(result.claims.exp, 1700003600);
 }
 
-TEST(AuthKey, MintIsByteForByteWhatNodeCryptoMakes) {
+TEST(TokenAuthKey, MintIsByteForByteWhatNodeCryptoMakes) {
   AuthClaims claims;
   claims.node_id = "phone1";
   claims.client_id = "alice";
@@ -163,7 +163,7 @@ TEST(AuthKey, MintIsByteForByteWhatNodeCryptoMakes) {
   EXPECT_EQ(mint_auth_key(claims, secret, now, 3600), node_minted);
 }
 
-TEST(AuthKey, HandMadeKeyVerifies) {
+TEST(TokenAuthKey, HandMadeKeyVerifies) {
   const std::string key =
       hand_made(R"({"typ":"JWT", "alg":"HS256"})",
                 R"({ "sub" : "tab-7", "client_id":"bob", "role":"server", "exp": 1700000001,
@@ -178,7 +178,7 @@ TEST(AuthKey, HandMadeKeyVerifies) {
 // RFC 7515 appendix A.1: the example HS256 JWS, its JWK key "k" decoded. Its
 // payload has no `sub`, so the best it can do is pass the signature check and
 // be refused as missing_sub; with any other key it is bad_signature.
-TEST(AuthKey, Rfc7515AppendixA1SignatureVerifies) {
+TEST(TokenAuthKey, Rfc7515AppendixA1SignatureVerifies) {
   constexpr std::string_view rfc_token =
       "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
       "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0"
@@ -192,7 +192,7 @@ TEST(AuthKey, Rfc7515AppendixA1SignatureVerifies) {
   EXPECT_EQ(status_of(R"({"sub":"joe","exp":1300819380})", 1300819380), TokenStatus::expired);
 }
 
-TEST(AuthKey, OnlyHs256IsAccepted) {
+TEST(TokenAuthKey, OnlyHs256IsAccepted) {
   const std::string payload = R"({"sub":"n1"})";
   const auto status = [&](std::string_view header, const EVP_MD* digest = EVP_sha256()) {
     return verify_auth_key(hand_made(header, payload, secret, digest), secret, now).status;
@@ -216,7 +216,7 @@ TEST(AuthKey, OnlyHs256IsAccepted) {
   EXPECT_EQ(status(R"({"alg":"HS25\u0036"})"), TokenStatus::ok);
 }
 
-TEST(AuthKey, HeaderMustBeAJsonObjectWithoutCriticalExtensions) {
+TEST(TokenAuthKey, HeaderMustBeAJsonObjectWithoutCriticalExtensions) {
   const std::string payload = R"({"sub":"n1"})";
   EXPECT_EQ(verify_auth_key(hand_made("[\"HS256\"]", payload), secret, now).status,
             TokenStatus::malformed);
@@ -230,7 +230,7 @@ TEST(AuthKey, HeaderMustBeAJsonObjectWithoutCriticalExtensions) {
       TokenStatus::malformed);
 }
 
-TEST(AuthKey, TamperingIsCaught) {
+TEST(TokenAuthKey, TamperingIsCaught) {
   const std::string key = hand_made(hs256, R"({"sub":"n1","role":"node"})");
   const std::string other = hand_made(hs256, R"({"sub":"n1","role":"app"})", "another secret");
   const std::size_t first_dot = key.find('.');
@@ -259,12 +259,12 @@ TEST(AuthKey, TamperingIsCaught) {
   EXPECT_EQ(verify_auth_key(key, secret, now).status, TokenStatus::ok);
 }
 
-TEST(AuthKey, AnEmptySecretVerifiesNothing) {
+TEST(TokenAuthKey, AnEmptySecretVerifiesNothing) {
   const std::string key = hand_made(hs256, R"({"sub":"n1"})", "");
   EXPECT_EQ(verify_auth_key(key, "", now).status, TokenStatus::bad_signature);
 }
 
-TEST(AuthKey, NotThreeBase64urlParts) {
+TEST(TokenAuthKey, NotThreeBase64urlParts) {
   const std::string key = hand_made(hs256, R"({"sub":"n1"})");
   const std::size_t first_dot = key.find('.');
   for (const std::string& bad :
@@ -282,7 +282,7 @@ TEST(AuthKey, NotThreeBase64urlParts) {
   EXPECT_EQ(verify_auth_key(key + "=", secret, now).status, TokenStatus::malformed);
 }
 
-TEST(AuthKey, PayloadMustBeAJsonObject) {
+TEST(TokenAuthKey, PayloadMustBeAJsonObject) {
   EXPECT_EQ(status_of(R"(["n1"])"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"("n1")"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1",})"), TokenStatus::malformed);
@@ -291,7 +291,7 @@ TEST(AuthKey, PayloadMustBeAJsonObject) {
   EXPECT_EQ(status_of(R"({"sub":"n1","sub":"admin"})"), TokenStatus::malformed);
 }
 
-TEST(AuthKey, Expiry) {
+TEST(TokenAuthKey, Expiry) {
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1700000001})"), TokenStatus::ok);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1700000000})"), TokenStatus::expired);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1699999999})"), TokenStatus::expired);
@@ -301,7 +301,7 @@ TEST(AuthKey, Expiry) {
   EXPECT_EQ(result.message, "auth key expired");
 }
 
-TEST(AuthKey, ExpiryMayBeANumberThatIsNotAnInteger) {
+TEST(TokenAuthKey, ExpiryMayBeANumberThatIsNotAnInteger) {
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1.7e9})", 1699999999), TokenStatus::ok);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1.7e9})", 1700000000), TokenStatus::expired);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1700000000.0})", 1700000000), TokenStatus::expired);
@@ -317,14 +317,14 @@ TEST(AuthKey, ExpiryMayBeANumberThatIsNotAnInteger) {
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":1E10})"), TokenStatus::ok);
 }
 
-TEST(AuthKey, ExpiryOfTheWrongTypeIsMalformed) {
+TEST(TokenAuthKey, ExpiryOfTheWrongTypeIsMalformed) {
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":"1800000000"})"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":null})"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1","exp":true})"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1","nbf":"0"})"), TokenStatus::malformed);
 }
 
-TEST(AuthKey, NotBefore) {
+TEST(TokenAuthKey, NotBefore) {
   EXPECT_EQ(status_of(R"({"sub":"n1","nbf":1700000000})"), TokenStatus::ok);
   EXPECT_EQ(status_of(R"({"sub":"n1","nbf":1699999000})"), TokenStatus::ok);
   const auto result =
@@ -334,7 +334,7 @@ TEST(AuthKey, NotBefore) {
   EXPECT_EQ(status_of(R"({"sub":"n1","nbf":1700000000.5})"), TokenStatus::expired);
 }
 
-TEST(AuthKey, SubMustBeAString) {
+TEST(TokenAuthKey, SubMustBeAString) {
   EXPECT_EQ(status_of(R"({})"), TokenStatus::missing_sub);
   EXPECT_EQ(status_of(R"({"client_id":"alice"})"), TokenStatus::missing_sub);
   EXPECT_EQ(status_of(R"({"sub":42})"), TokenStatus::missing_sub);
@@ -344,7 +344,7 @@ TEST(AuthKey, SubMustBeAString) {
   EXPECT_EQ(status_of(R"({"Sub":"n1"})"), TokenStatus::missing_sub);
 }
 
-TEST(AuthKey, SubMustBeAValidId) {
+TEST(TokenAuthKey, SubMustBeAValidId) {
   EXPECT_EQ(status_of(R"({"sub":""})"), TokenStatus::bad_id);
   EXPECT_EQ(status_of(R"({"sub":"a b"})"), TokenStatus::bad_id);
   EXPECT_EQ(status_of(R"({"sub":" n1"})"), TokenStatus::bad_id);
@@ -360,7 +360,7 @@ TEST(AuthKey, SubMustBeAValidId) {
   EXPECT_EQ(escaped.claims.node_id, "phone:1@a.b_c-d");
 }
 
-TEST(AuthKey, ClientId) {
+TEST(TokenAuthKey, ClientId) {
   EXPECT_EQ(status_of(R"({"sub":"n1","client_id":5})"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1","client_id":null})"), TokenStatus::malformed);
   EXPECT_EQ(status_of(R"({"sub":"n1","client_id":""})"), TokenStatus::bad_id);
@@ -368,7 +368,7 @@ TEST(AuthKey, ClientId) {
   EXPECT_EQ(status_of(R"({"sub":"n1","client_id":"alice"})"), TokenStatus::ok);
 }
 
-TEST(AuthKey, Roles) {
+TEST(TokenAuthKey, Roles) {
   const auto role_of = [](std::string_view payload) {
     return verify_auth_key(hand_made(hs256, payload), secret, now).claims.role;
   };
@@ -386,7 +386,7 @@ TEST(AuthKey, Roles) {
   EXPECT_EQ(allspark::protocol::role_name(Role::server), "server");
 }
 
-TEST(AuthKey, MintedRolesRoundTrip) {
+TEST(TokenAuthKey, MintedRolesRoundTrip) {
   for (Role role : {Role::node, Role::app, Role::server}) {
     AuthClaims claims;
     claims.node_id = "n1";
@@ -397,7 +397,7 @@ TEST(AuthKey, MintedRolesRoundTrip) {
   }
 }
 
-TEST(AuthKey, WhatIsRefusedFirst) {
+TEST(TokenAuthKey, WhatIsRefusedFirst) {
   // Wrong claim types first, then the 401 cases (no sub, expired), and bad_id
   // (400) only for a key that would otherwise be accepted.
   EXPECT_EQ(status_of(R"({"sub":"","exp":1})"), TokenStatus::expired);
@@ -411,7 +411,7 @@ TEST(AuthKey, WhatIsRefusedFirst) {
 
 // --- validation keys ---
 
-TEST(ValidationKey, BoundToNodeServerAndSixtySeconds) {
+TEST(TokenValidationKey, BoundToNodeServerAndSixtySeconds) {
   const std::string key = mint_validation_key("phone1", "srv-a", secret, now);
   EXPECT_EQ(verify_validation_key(key, "phone1", "srv-a", secret, now), TokenStatus::ok);
   EXPECT_EQ(verify_validation_key(key, "phone1", "srv-a", secret, now + 59), TokenStatus::ok);
@@ -423,7 +423,7 @@ TEST(ValidationKey, BoundToNodeServerAndSixtySeconds) {
   EXPECT_EQ(verify_validation_key("", "phone1", "srv-a", secret, now), TokenStatus::malformed);
 }
 
-TEST(ValidationKey, IsAStandardHs256Jwt) {
+TEST(TokenValidationKey, IsAStandardHs256Jwt) {
   const std::string key = mint_validation_key("phone1", "srv-a", secret, now);
   EXPECT_EQ(key.substr(0, key.find('.')), openssl_base64url(hs256));
   const std::size_t first_dot = key.find('.');
@@ -431,7 +431,7 @@ TEST(ValidationKey, IsAStandardHs256Jwt) {
             R"({"sub":"phone1","srv":"srv-a","iat":1700000000,"exp":1700000060})");
 }
 
-TEST(ValidationKey, NeverPassesForAnAuthKeyNorTheReverse) {
+TEST(TokenValidationKey, NeverPassesForAnAuthKeyNorTheReverse) {
   const std::string validation = mint_validation_key("phone1", "srv-a", secret, now);
   EXPECT_EQ(verify_auth_key(validation, secret, now).status, TokenStatus::bad_signature);
   AuthClaims claims;
@@ -446,7 +446,7 @@ TEST(ValidationKey, NeverPassesForAnAuthKeyNorTheReverse) {
             TokenStatus::bad_signature);
 }
 
-TEST(ValidationKey, TamperedOrOtherAlgorithmIsRefused) {
+TEST(TokenValidationKey, TamperedOrOtherAlgorithmIsRefused) {
   const std::string key = mint_validation_key("phone1", "srv-a", secret, now);
   std::string flipped = key;
   flipped[key.rfind('.') + 2] = flipped[key.rfind('.') + 2] == 'A' ? 'B' : 'A';
@@ -459,7 +459,7 @@ TEST(ValidationKey, TamperedOrOtherAlgorithmIsRefused) {
   EXPECT_EQ(verify_validation_key(key, "phone1", "srv-a", "", now), TokenStatus::bad_signature);
 }
 
-TEST(ValidationKey, ClaimsMustBeThere) {
+TEST(TokenValidationKey, ClaimsMustBeThere) {
   // Signed as a validation key is (HMAC-SHA256 of the secret and the label),
   // but missing a claim.
   const std::string derived = openssl_hmac(EVP_sha256(), secret, "allspark validation key v1");
