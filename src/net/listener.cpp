@@ -159,7 +159,10 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     auto key = request.header("sec-websocket-key");
     auto version = request.header("sec-websocket-version");
     if (!version || *version != "13") {
-      co_await reply(stream, {426, "application/json", R"({"error":{"code":"bad_field","message":"Sec-WebSocket-Version must be 13"}})", {{"Sec-WebSocket-Version", "13"}}}, false);
+      HttpResponse refusal{426, "application/json",
+                           R"({"error":{"code":"bad_field","message":"Sec-WebSocket-Version must be 13"}})", {}};
+      refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
+      co_await reply(stream, refusal, false);
       co_return;
     }
     if (!key || !is_valid_websocket_key(*key)) {

@@ -56,7 +56,7 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
 }  // namespace
 
 // Receives the frame decoder's events for one connection (no virtual calls).
-struct FrameHandler {
+struct ShardFrameHandler {
   Shard& shard;
   WsConnection& ws;
   std::string_view direct;  // a whole text frame found in one read: no copy
@@ -221,7 +221,7 @@ void Shard::read_from(WsConnection& ws) {
 }
 
 void Shard::feed(WsConnection& ws, std::uint8_t* data, std::size_t size) {
-  FrameHandler handler{*this, ws, {}};
+  ShardFrameHandler handler{*this, ws, {}};
   CloseCode code = ws.decoder.feed(std::span<std::uint8_t>(data, size), config_.max_message_bytes, handler);
   if (code == CloseCode::too_big) {
     begin_close(ws, 1009, "message larger than " + std::to_string(config_.max_message_bytes) + " bytes");

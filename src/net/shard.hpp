@@ -46,7 +46,7 @@ class Shard {
   std::size_t connection_count() const { return connections_; }
 
  private:
-  friend struct FrameHandler;
+  friend struct ShardFrameHandler;
 
   void wait_for_events();
   void on_events();
