@@ -10,7 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 const WebSocket = require('ws');
-const { build_frame, raw_upgrade } = require('./raw_socket');
+const { build_frame, raw_upgrade, send_junk } = require('./raw_socket');
 
 const live_children = new Set();
 process.on('exit', () => {
@@ -45,6 +45,9 @@ function child_env(extra = {}) {
 function run_cli(args, { env = {}, cwd, timeout = 10000 } = {}) {
   const r = spawnSync(allspark_bin(), args, { env: child_env(env), cwd: cwd ?? os.tmpdir(),
                                               encoding: 'utf8', timeout });
+  if (r.error?.code === 'ETIMEDOUT') {
+    return { status: null, signal: r.signal, stdout: r.stdout, stderr: `${r.stderr}(still running after ${timeout} ms, killed)` };
+  }
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
@@ -379,7 +382,13 @@ function assert_error_frame(frame, code, id) {
 // Two long-lived clients per server, plus a fresh one each call: bad input from
 // anyone must never harm their traffic (section 8).
 const flow_pairs = new WeakMap();
+function assert_server_alive(server) {
+  const { exitCode: code, signalCode: signal } = server.child;
+  assert.ok(code === null && signal === null, `the server died (exit ${code}, signal ${signal}); stderr: ${server.stderr().slice(-1000)}`);
+}
+
 async function assert_traffic_flows(server) {
+  assert_server_alive(server);
   let pair = flow_pairs.get(server);
   if (!pair) {
     pair = { a: await connect(server, { node: uid('flow-a') }), b: await connect(server, { node: uid('flow-b') }), n: 0 };
@@ -416,8 +425,8 @@ module.exports = {
   allspark_bin, uid, make_tmp_dir, child_env, run_cli, start_server, time_shift_env, rss_bytes, sleep,
   mint_token, node_key, b64url,
   http_request, assert_http_error, preconnect,
-  Client, open_ws, connect_url, connect, assert_error_frame, assert_traffic_flows,
-  build_frame, raw_upgrade, raw_socket,
+  Client, open_ws, connect_url, connect, assert_error_frame, assert_server_alive, assert_traffic_flows,
+  build_frame, raw_upgrade, raw_socket, send_junk,
   // the names the brief uses
   startServer: start_server, mintToken: mint_token, assertTrafficFlows: assert_traffic_flows, rawSocket: raw_socket,
 };

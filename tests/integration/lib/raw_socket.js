@@ -171,4 +171,13 @@ async function raw_upgrade(server, request_path, { headers = {}, wait_welcome = 
   return { status, raw };
 }
 
-module.exports = { build_frame, RawSocket, raw_upgrade };
+// Opens a TCP connection, writes `bytes` (no upgrade), and closes it abruptly.
+async function send_junk(server, bytes) {
+  const socket = net.connect({ host: '127.0.0.1', port: server.port });
+  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.on('error', () => {});
+  socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'));
+  socket.destroy();
+}
+
+module.exports = { build_frame, RawSocket, raw_upgrade, send_junk };
