@@ -173,6 +173,9 @@ test('1007 for invalid UTF-8 in a text frame, also split across fragments', T, a
   bad.send_frame({ opcode: 1, fin: false, payload: Buffer.from('{"a":"\xe2\x82', 'latin1') });
   bad.send_frame({ opcode: 0, fin: true, payload: Buffer.from('"}') });
   await bad.expect_close(1007);
+  const bad_reason = await h.raw_socket(server);
+  bad_reason.send_frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8, 0xff, 0xfe]) });
+  await bad_reason.expect_close(1007);
   ok.destroy();
   await b.close();
   await h.assert_traffic_flows(server);
@@ -188,6 +191,9 @@ test('1002 for broken framing: unmasked, reserved bits, bad opcodes, stray conti
     { opcode: 0, payload: Buffer.from('{}') },                  // continuation with nothing to continue
     { opcode: 9, payload: Buffer.from('p'), fin: false },       // fragmented control frame
     { opcode: 9, payload: Buffer.alloc(126, 0x61) },            // control frame over 125 bytes
+    { opcode: 8, payload: Buffer.from([0x03]) },                // close payload of one byte
+    { opcode: 8, payload: Buffer.from([0x03, 0xed]) },          // close code 1005 may not be sent
+    { opcode: 8, payload: Buffer.from([0x03, 0xe7]) },          // close code 999
   ];
   for (const frame of cases) {
     const raw = await h.raw_socket(server);
@@ -254,7 +260,7 @@ test('a client-initiated close gets a close frame back, then the TCP connection 
   // Through ws: a close handshake that completes (1006 would mean no close frame came back).
   const { a } = await pair();
   const r = await a.close(4321);
-  assert.ok(r.code === 4321 || r.code === 1000, `close code back: ${r.code}`);
+  assert.equal(r.code, 4321, 'the server echoes the close code (docs/protocol-notes.md)');
   await h.assert_traffic_flows(server);
 });
 
@@ -373,6 +379,16 @@ test('HTTP: unknown path 404 not_found and wrong method 405, both before auth', 
   h.assert_http_error(await h.http_request(server, { method: 'DELETE', path: '/v1/preconnect' }), 405, 'method_not_allowed');
   h.assert_http_error(await h.http_request(server, { method: 'POST', path: '/v1/preconnect', body: '{}',
                                                      headers: { authorization: 'Bearer garbage' } }), 405, 'method_not_allowed');
+  await h.assert_traffic_flows(server);
+});
+
+test('HTTP: headers over 16 KiB are 431 too_large; a WebSocket version other than 13 is 426', T, async () => {
+  h.assert_http_error(await h.http_request(server, { path: '/v1/preconnect', headers: { 'x-filler': 'f'.repeat(17 * 1024) } }),
+                      431, 'too_large');
+  const key = h.node_key(server, { node: h.uid('v12') });
+  const vk = (await h.preconnect(server, key)).json.validation_key;
+  const r = await h.raw_upgrade(server, `/v1/connect?auth_key=${key}&validation_key=${vk}`, { headers: { 'Sec-WebSocket-Version': '12' } });
+  assert.equal(r.status, 426);
   await h.assert_traffic_flows(server);
 });
 

@@ -132,9 +132,9 @@ async function raw_upgrade(server, request_path, { headers = {}, wait_welcome = 
   socket.setNoDelay(true);
   await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
   const key = crypto.randomBytes(16).toString('base64');
-  const lines = [`GET ${request_path} HTTP/1.1`, `Host: 127.0.0.1:${server.port}`, 'Upgrade: websocket',
-                 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13',
-                 ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const all = { Host: `127.0.0.1:${server.port}`, Upgrade: 'websocket', Connection: 'Upgrade',
+                'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };  // `headers` may replace these
+  const lines = [`GET ${request_path} HTTP/1.1`, ...Object.entries(all).map(([k, v]) => `${k}: ${v}`)];
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   let buf = Buffer.alloc(0);
   const head = await new Promise((resolve, reject) => {
