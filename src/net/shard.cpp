@@ -277,7 +277,7 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   ws.state = WsState::closing;
   ws.core.close_code = code;
   ws.closing_deadline_ms = now_ms_ + closing_grace_ms;
-  if (code == 4001) ws.core.queue.clear();  // a slow consumer's backlog is dropped
+  if (code == 4001) ws.core.queue.drop_unstarted();  // a slow consumer's backlog is dropped
   router_.send_control(ws.core, core::FrameKind::close, close_payload(code, reason));
   closing_.push_back(&ws);
   std::string().swap(ws.message);

@@ -435,6 +435,14 @@ TEST_F(ConfigSecret, CreatesAPrivateSecretOnceAndKeepsIt) {
   EXPECT_EQ(resolve_secret("", "", store(), false, error), first);
 }
 
+TEST_F(ConfigSecret, AStoreFolderThatCannotBeMadeNamesTheStore) {
+  write_file("blocker", "a file where the folder should be");
+  std::string error;
+  const std::string store = "sqlite:" + (dir_ / "blocker" / "allspark.db").string();
+  EXPECT_FALSE(resolve_secret("", "", store, true, error));
+  EXPECT_EQ(error.rfind("--store: ", 0), 0u) << error;
+}
+
 TEST_F(ConfigSecret, ARedisStoreNeedsASharedSecret) {
   std::string error;
   EXPECT_FALSE(resolve_secret("", "", "redis://127.0.0.1:6379", true, error));
