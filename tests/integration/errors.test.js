@@ -395,6 +395,9 @@ test('HTTP: headers over 16 KiB are 431 too_large; a WebSocket version other tha
 test('HTTP: a body over --max-message-bytes is 413 too_large', T, async () => {
   const key = h.node_key(small, { node: h.uid('app'), role: 'app' });
   const body = JSON.stringify({ dest_id: 'someone', payload: 'p'.repeat(LIMIT) });
+  // Any body: a GET with one too (path, method and auth all fine).
+  h.assert_http_error(await h.http_request(small, { path: '/v1/preconnect', body,
+                                                    headers: { authorization: `Bearer ${key}` } }), 413, 'too_large');
   h.assert_http_error(await h.http_request(small, { method: 'POST', path: '/v1/messages', body,
                                                     headers: { authorization: `Bearer ${key}` } }), 413, 'too_large');
   // Without a Content-Length (chunked), the same.
