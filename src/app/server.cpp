@@ -132,6 +132,7 @@ int run_server(const ServeConfig& config) {
   api_config.server_id = *server_id;
   api_config.proxy_url = config.proxy_url;
   api_config.require_validation_key = !config.no_validation_key;
+  api_config.allowed_origins = config.allowed_origins;
   api::HttpApi http_api(api_config, now_seconds);
 
   std::unique_ptr<net::Listener> listener;
