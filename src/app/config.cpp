@@ -295,7 +295,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
   add_text(
       serve, checks, raw.allowed_origins, "--allowed-origins", "LIST", "",
       "[none] comma-separated browser origins (https://app.example.com) allowed for CORS and "
-      "WebSocket upgrades, or * for any (not enforced yet: comes with part 2)",
+      "WebSocket upgrades, or * for any",
       [&config](const std::string& v) -> std::optional<std::string> {
         auto origins = parse_origins(v);
         if (!origins)
