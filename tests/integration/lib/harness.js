@@ -179,6 +179,8 @@ function http_request(server, { method = 'GET', path: p = '/', headers = {}, bod
     if (data !== undefined && typeof data !== 'string' && !Buffer.isBuffer(data)) data = JSON.stringify(data);
     const h = { ...headers };
     if (data !== undefined && h['content-type'] === undefined) h['content-type'] = 'application/json';
+    // node:http sends a GET's body with no framing at all unless told its length.
+    if (data !== undefined && h['content-length'] === undefined) h['content-length'] = String(Buffer.byteLength(data));
     const req = http.request({ host: '127.0.0.1', port: server.port, method, path: p, headers: h, agent: false },
                              (res) => {
       const chunks = [];
