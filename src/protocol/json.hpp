@@ -34,7 +34,8 @@ struct JsonMember {
 
 class JsonScanner {
  public:
-  // Validates all of `text`; on ok, members() lists the top-level members in order.
+  // Validates all of `text`; on ok, members() lists the top-level members in order
+  // (on duplicate_key too, so a caller can still read other fields; empty otherwise).
   // The views stay valid until the next scan() and while `text` lives.
   JsonStatus scan(std::string_view text);
   std::span<const JsonMember> members() const { return members_; }
@@ -44,6 +45,7 @@ class JsonScanner {
  private:
   std::vector<JsonMember> members_;
   std::vector<std::uint8_t> stack_;
+  std::vector<std::uint32_t> key_order_;  // member indices sorted by key, to find duplicates among many
   std::string scratch_;
   std::string error_;
 };
