@@ -44,26 +44,50 @@ void append_message(std::string& out, std::string_view prefix, std::uint64_t seq
   out += "\"}}";
 }
 
-std::optional<Delivery> read_delivery(std::string_view text) {
-  // The payload is forwarded byte for byte, so "k" and "t" are where we wrote them.
-  std::size_t payload_at = text.find("{\"k\":");
-  if (payload_at == std::string_view::npos) return std::nullopt;
-  std::string_view payload = text.substr(payload_at);
-  auto seq = leading_uint(payload.substr(5));
-  auto sent = uint_field(payload, "\"t\"");
-  // The server-set fields sit outside the payload, before or after it; the
-  // padding holds only 'x', so a search over the whole text finds them.
-  auto src = string_field(text, "\"src_id\"");
-  auto dest = string_field(text, "\"dest_id\"");
-  if (!seq || !sent || !src || !dest) return std::nullopt;
+Delivery read_delivery(std::string_view text) {
   Delivery d;
-  d.seq = *seq;
-  d.sent_ns = static_cast<std::int64_t>(*sent);
-  d.src_id = *src;
-  d.dest_id = *dest;
+  bool have_seq = false, have_sent = false;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto skip_space = [&](const char* at) {
+    while (at < end && (*at == ' ' || *at == '\t' || *at == '\n' || *at == '\r')) ++at;
+    return at;
+  };
+  for (;;) {
+    const auto* open = static_cast<const char*>(std::memchr(p, '"', static_cast<std::size_t>(end - p)));
+    if (open == nullptr) break;
+    const char* close = open + 1;
+    for (;;) {  // the closing quote, past escapes
+      close = static_cast<const char*>(std::memchr(close, '"', static_cast<std::size_t>(end - close)));
+      if (close == nullptr) return d;
+      const char* back = close;
+      while (back > open + 1 && back[-1] == '\\') --back;
+      if ((close - back) % 2 == 0) break;
+      ++close;
+    }
+    std::string_view token(open + 1, static_cast<std::size_t>(close - open - 1));
+    const char* after = skip_space(close + 1);
+    if (after >= end || *after != ':') {  // a string value, not a key
+      p = close + 1;
+      continue;
+    }
+    const char* value = skip_space(after + 1);
+    std::string_view rest(value, static_cast<std::size_t>(end - value));
+    if (token == "k") {
+      if (auto v = leading_uint(rest)) d.seq = *v, have_seq = true;
+    } else if (token == "t") {
+      if (auto v = leading_uint(rest)) d.sent_ns = static_cast<std::int64_t>(*v), have_sent = true;
+    } else if (token == "src_id") {
+      if (auto v = leading_string(rest)) d.src_id = *v;
+    } else if (token == "dest_id") {
+      if (auto v = leading_string(rest)) d.dest_id = *v;
+    } else if (token == "type") {
+      d.has_type = true;
+    }
+    p = value;
+  }
+  d.complete = have_seq && have_sent && !d.src_id.empty() && !d.dest_id.empty();
   return d;
 }
-
-bool has_type(std::string_view text) { return text.find("\"type\"") != std::string_view::npos; }
 
 }  // namespace allspark::bench

@@ -3,7 +3,6 @@
 // where the "payload" value is padded to exactly --payload bytes, and the
 // few fields read back from what the server delivers.
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,13 +25,12 @@ struct Delivery {
   std::int64_t sent_ns = 0;   // payload "t"
   std::string_view src_id;
   std::string_view dest_id;
+  bool has_type = false;      // a "type" member: a protocol frame (error, section 7/8), never ours
+  bool complete = false;      // k, t, src_id and dest_id were all found
 };
 
-// nullopt when a field is missing (an error frame, or a message the generator did not write).
-std::optional<Delivery> read_delivery(std::string_view text);
-
-// True when the text has a top-level "type" (the generator never sends one:
-// it is a protocol frame such as an error, section 7/8).
-bool has_type(std::string_view text);
+// One pass over the text (the generator's own messages, so no full parse):
+// every string followed by ':' is a key; the five keys above are read.
+Delivery read_delivery(std::string_view text);
 
 }  // namespace allspark::bench

@@ -97,31 +97,31 @@ class FanoutWorkload {
   }
 
   void on_message(std::uint32_t conn, std::string_view text, std::int64_t now_ns) {
-    if (has_type(text)) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
-    auto delivery = read_delivery(text);
-    if (!delivery) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
+    Delivery d = read_delivery(text);
+    if (d.has_type) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
+    if (!d.complete) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
     std::uint32_t member = member_of_conn_[conn];
-    std::size_t j = publisher_index(delivery->src_id);
-    if (member == not_member || j == publishers_.size() || delivery->dest_id != pool_.node_id(conn)) {
+    std::size_t j = publisher_index(d.src_id);
+    if (member == not_member || j == publishers_.size() || d.dest_id != pool_.node_id(conn)) {
       ++tally_.misrouted;
       return;
     }
     Publisher& p = publishers_[j];
-    if (delivery->seq < p.completed_seq || delivery->seq >= p.next_seq ||
-        p.copies_left[delivery->seq % window_] == 0) {
+    if (d.seq < p.completed_seq || d.seq >= p.next_seq ||
+        p.copies_left[d.seq % window_] == 0) {
       ++tally_.out_of_order;  // a duplicate, or a seq never sent
       return;
     }
     std::uint64_t& expected = expected_seq_[member * publishers_.size() + j];
-    if (delivery->seq < expected) {
+    if (d.seq < expected) {
       ++tally_.out_of_order;  // this member saw it (or a later one) already
       return;
     }
-    if (delivery->seq != expected) ++tally_.out_of_order;
-    expected = delivery->seq + 1;
-    tally_.record_latency(now_ns - delivery->sent_ns);
+    if (d.seq != expected) ++tally_.out_of_order;
+    expected = d.seq + 1;
+    tally_.record_latency(now_ns - d.sent_ns);
     ++tally_.delivered;
-    if (--p.copies_left[delivery->seq % window_] == 0) {
+    if (--p.copies_left[d.seq % window_] == 0) {
       // Per-sender order makes completions arrive in order; a gap waits here.
       while (p.completed_seq < p.next_seq && p.copies_left[p.completed_seq % window_] == 0) {
         ++p.completed_seq;

@@ -74,23 +74,23 @@ class PairsWorkload {
  private:
   void on_message(std::uint32_t conn, std::string_view text, std::int64_t now_ns) {
     std::uint32_t index = pair_of_receiver_[conn];
-    if (has_type(text)) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
-    auto delivery = read_delivery(text);
-    if (!delivery) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
+    Delivery d = read_delivery(text);
+    if (d.has_type) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
+    if (!d.complete) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
     if (index == no_pair) {
       ++tally_.misrouted;  // a sender never receives anything
       return;
     }
     Pair& p = pairs_[index];
-    if (delivery->dest_id != pool_.node_id(conn) || delivery->src_id != p.sender_node) {
+    if (d.dest_id != pool_.node_id(conn) || d.src_id != p.sender_node) {
       ++tally_.misrouted;
       return;
     }
-    tally_.record_latency(now_ns - delivery->sent_ns);
+    tally_.record_latency(now_ns - d.sent_ns);
     ++tally_.delivered;
     ++received_;
-    if (delivery->seq != p.expected_seq) ++tally_.out_of_order;
-    if (delivery->seq >= p.expected_seq) p.expected_seq = delivery->seq + 1;
+    if (d.seq != p.expected_seq) ++tally_.out_of_order;
+    if (d.seq >= p.expected_seq) p.expected_seq = d.seq + 1;
     ++p.credit;
     if (!p.ready) {
       p.ready = true;

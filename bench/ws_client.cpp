@@ -19,31 +19,10 @@
 namespace allspark::bench {
 namespace {
 
-constexpr std::size_t min_read_bytes = 256 * 1024;
+constexpr std::size_t read_buffer_bytes = 256 * 1024;
 constexpr int max_events = 512;
-constexpr std::uint8_t op_continuation = 0, op_text = 1, op_binary = 2, op_close = 8, op_ping = 9, op_pong = 10;
-
-std::uint64_t load_be(const unsigned char* p, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
-  return value;
-}
-
-// XORs `size` bytes from `in` into `out` with the 4-byte mask (RFC 6455 5.3),
-// eight bytes at a time.
-void masked_copy(unsigned char* out, const char* in, std::size_t size, const unsigned char mask[4]) {
-  std::uint32_t mask32;
-  std::memcpy(&mask32, mask, 4);
-  std::uint64_t mask64 = (static_cast<std::uint64_t>(mask32) << 32) | mask32;
-  std::size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, in + i, 8);
-    word ^= mask64;
-    std::memcpy(out + i, &word, 8);
-  }
-  for (; i < size; ++i) out[i] = static_cast<unsigned char>(in[i]) ^ mask[i & 3];
-}
+// Far above any message the server sends; the server enforces its own limit.
+constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 30;
 
 }  // namespace
 
@@ -54,7 +33,7 @@ std::int64_t monotonic_ns() {
 }
 
 ClientPool::ClientPool(Endpoint endpoint, std::string secret)
-    : endpoint_(std::move(endpoint)), secret_(std::move(secret)), read_buffer_(min_read_bytes * 2) {
+    : endpoint_(std::move(endpoint)), secret_(std::move(secret)), read_buffer_(read_buffer_bytes) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   std::random_device device;
@@ -270,29 +249,75 @@ void ClientPool::read_handshake(std::uint32_t conn) {
   // What follows the 101 answer is frames: the welcome, perhaps more.
   std::string rest = c.carry.substr(header_bytes);
   c.carry.clear();
-  std::size_t used = decode_frames(conn, rest.data(), rest.size(), monotonic_ns(), MessageSink{});
-  if (c.fd >= 0) c.carry.assign(rest, used);
-  if (c.read_eof && c.fd >= 0) fail(conn, "closed by the server after the upgrade");
+  c.carry.shrink_to_fit();
+  if (!decode_frames(conn, rest.data(), rest.size(), monotonic_ns(), MessageSink{})) return;
+  if (c.read_eof) fail(conn, "closed by the server after the upgrade");
 }
+
+// Decoder events for one feed: a text frame that arrives whole in one read is
+// handed on as a view into the read buffer; anything split (across reads or
+// fragments) is assembled in the connection first.
+struct ClientPool::FrameEvents {
+  ClientPool& pool;
+  std::uint32_t conn;
+  std::int64_t now_ns;
+  const MessageSink& sink;
+  std::string_view whole = {};  // the frame's payload when it came in one chunk of this feed
+
+  static bool is_data(net::Opcode op) { return op == net::Opcode::text || op == net::Opcode::binary || op == net::Opcode::continuation; }
+
+  bool on_frame_start(net::Opcode op, bool fin, std::uint64_t length) {
+    Connection& c = pool.connections_[conn];
+    c.frame_op = op;
+    c.frame_fin = fin;
+    c.frame_length = length;
+    whole = {};
+    return true;
+  }
+  void on_frame_payload(std::span<std::uint8_t> chunk) {
+    std::string_view bytes(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    Connection& c = pool.connections_[conn];
+    if (!is_data(c.frame_op)) {
+      c.control.append(bytes);
+    } else if (chunk.size() == c.frame_length && c.frame_fin && c.frame_op != net::Opcode::continuation) {
+      whole = bytes;  // the common case: no copy
+    } else {
+      c.message.append(bytes);
+    }
+  }
+  bool on_frame_end() {
+    Connection& c = pool.connections_[conn];
+    if (!is_data(c.frame_op)) {
+      std::string payload = std::move(c.control);
+      c.control.clear();
+      pool.on_control(conn, c.frame_op, payload);
+    } else if (c.frame_fin) {
+      if (c.frame_op == net::Opcode::binary) {
+        ++pool.counters_.unexpected;
+        c.message.clear();
+      } else if (c.frame_op != net::Opcode::continuation && c.message.empty()) {
+        pool.on_text(conn, whole, now_ns, sink);  // whole in one chunk (or empty)
+      } else {
+        std::string text = std::move(c.message);
+        c.message.clear();
+        pool.on_text(conn, text, now_ns, sink);
+      }
+    }
+    return pool.connections_[conn].fd >= 0;
+  }
+};
 
 void ClientPool::read_frames(std::uint32_t conn, const MessageSink& sink) {
   Connection& c = connections_[conn];
+  char* buffer = read_buffer_.data();
   for (;;) {
-    std::size_t carry = c.carry.size();
-    if (read_buffer_.size() < carry + min_read_bytes) read_buffer_.resize(carry + min_read_bytes);
-    char* buffer = read_buffer_.data();
-    if (carry > 0) std::memcpy(buffer, c.carry.data(), carry);
-    std::size_t want = read_buffer_.size() - carry;
-    ssize_t n = ::read(c.fd, buffer + carry, want);
+    ssize_t n = ::read(c.fd, buffer, read_buffer_.size());
     if (n > 0) {
       ++counters_.reads;
       counters_.bytes_read += static_cast<std::uint64_t>(n);
-      std::size_t total = carry + static_cast<std::size_t>(n);
-      std::size_t used = decode_frames(conn, buffer, total, monotonic_ns(), sink);
-      if (c.fd < 0) return;  // closed while decoding
-      c.carry.assign(buffer + used, total - used);
+      if (!decode_frames(conn, buffer, static_cast<std::size_t>(n), monotonic_ns(), sink)) return;
       // A short read drained the socket; edge-triggered epoll reports new data.
-      if (static_cast<std::size_t>(n) < want) return;
+      if (static_cast<std::size_t>(n) < read_buffer_.size()) return;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -305,82 +330,39 @@ void ClientPool::read_frames(std::uint32_t conn, const MessageSink& sink) {
   }
 }
 
-std::size_t ClientPool::decode_frames(std::uint32_t conn, char* data, std::size_t size, std::int64_t now_ns,
-                                      const MessageSink& sink) {
-  Connection& c = connections_[conn];
-  std::size_t pos = 0;
-  while (size - pos >= 2) {
-    const auto* p = reinterpret_cast<const unsigned char*>(data + pos);
-    bool fin = (p[0] & 0x80) != 0;
-    std::uint8_t opcode = p[0] & 0x0f;
-    if ((p[0] & 0x70) != 0 || (p[1] & 0x80) != 0) {
-      // RFC 6455 5.1, 5.2: a server frame is never masked; no extension is negotiated.
-      fail(conn, "protocol error: reserved bits or a masked frame from the server");
-      return pos;
-    }
-    std::uint64_t length = p[1] & 0x7f;
-    std::size_t header = 2;
-    if (length == 126) {
-      if (size - pos < 4) break;
-      length = load_be(p + 2, 2);
-      header = 4;
-    } else if (length == 127) {
-      if (size - pos < 10) break;
-      length = load_be(p + 2, 8);
-      header = 10;
-    }
-    if (size - pos - header < length) break;
-    std::string_view payload(data + pos + header, static_cast<std::size_t>(length));
-    pos += header + static_cast<std::size_t>(length);
-    ++counters_.frames_received;
-    switch (opcode) {
-      case op_text:
-        if (fin) {
-          on_text(conn, payload, now_ns, sink);
-        } else {
-          c.in_fragments = true;
-          c.fragments.assign(payload);
-        }
-        break;
-      case op_continuation:
-        if (!c.in_fragments) break;
-        c.fragments.append(payload);
-        if (fin) {
-          c.in_fragments = false;
-          std::string whole = std::move(c.fragments);
-          on_text(conn, whole, now_ns, sink);
-        }
-        break;
-      case op_binary:
-        ++counters_.unexpected;
-        break;
-      case op_ping:
-        queue_frame(conn, op_pong, payload);
-        break;
-      case op_pong:
-        break;
-      case op_close: {
-        const auto* body = reinterpret_cast<const unsigned char*>(payload.data());
-        counters_.last_close_code = payload.size() >= 2 ? static_cast<std::uint16_t>(load_be(body, 2)) : 1005;
-        if (c.phase == Phase::welcome) {
-          fail(conn, "closed by the server with code " + std::to_string(counters_.last_close_code) + " " +
-                         std::string(payload.substr(payload.size() >= 2 ? 2 : 0)));
-        } else {
-          ++counters_.closed;
-          close_socket(conn, Phase::closed);
-        }
-        return pos;
-      }
-      default:
-        fail(conn, "protocol error: unknown opcode " + std::to_string(opcode));
-        return pos;
-    }
-    if (c.fd < 0) return pos;
+bool ClientPool::decode_frames(std::uint32_t conn, char* data, std::size_t size, std::int64_t now_ns,
+                               const MessageSink& sink) {
+  FrameEvents events{*this, conn, now_ns, sink};
+  std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(data), size);
+  net::CloseCode code = connections_[conn].decoder.feed(bytes, max_message_bytes, events);
+  if (code != net::CloseCode::none) {
+    fail(conn, "protocol error in a server frame (close code " + std::to_string(static_cast<int>(code)) + ")");
+    return false;
   }
-  return pos;
+  return connections_[conn].fd >= 0;
+}
+
+void ClientPool::on_control(std::uint32_t conn, net::Opcode op, std::string_view payload) {
+  Connection& c = connections_[conn];
+  ++counters_.frames_received;
+  if (op == net::Opcode::ping) {
+    queue_frame(conn, net::Opcode::pong, payload);
+  } else if (op == net::Opcode::close) {
+    const auto* body = reinterpret_cast<const unsigned char*>(payload.data());
+    counters_.last_close_code =
+        payload.size() >= 2 ? static_cast<std::uint16_t>((body[0] << 8) | body[1]) : std::uint16_t{1005};
+    if (c.phase == Phase::welcome) {
+      fail(conn, "closed by the server with code " + std::to_string(counters_.last_close_code) + " " +
+                     std::string(payload.substr(payload.size() >= 2 ? 2 : 0)));
+    } else {
+      ++counters_.closed;
+      close_socket(conn, Phase::closed);
+    }
+  }
 }
 
 void ClientPool::on_text(std::uint32_t conn, std::string_view text, std::int64_t now_ns, const MessageSink& sink) {
+  ++counters_.frames_received;
   Connection& c = connections_[conn];
   if (c.phase == Phase::welcome) {
     if (!is_welcome(text)) return fail(conn, "expected the welcome frame, got " + std::string(text.substr(0, 200)));
@@ -395,26 +377,19 @@ void ClientPool::on_text(std::uint32_t conn, std::string_view text, std::int64_t
   sink.on_message(sink.context, conn, text, now_ns);
 }
 
-void ClientPool::queue_text(std::uint32_t conn, std::string_view text) { queue_frame(conn, op_text, text); }
+void ClientPool::queue_text(std::uint32_t conn, std::string_view text) { queue_frame(conn, net::Opcode::text, text); }
 
-void ClientPool::queue_frame(std::uint32_t conn, std::uint8_t opcode, std::string_view payload) {
+void ClientPool::queue_frame(std::uint32_t conn, net::Opcode op, std::string_view payload) {
   Connection& c = connections_[conn];
   if (c.fd < 0) return;
-  std::size_t size = payload.size();
-  std::size_t header = size < 126 ? 2 : size < 65536 ? 4 : 10;
   std::size_t old = c.out.size();
-  c.out.resize(old + header + 4 + size);
-  auto* p = reinterpret_cast<unsigned char*>(c.out.data() + old);
-  p[0] = static_cast<unsigned char>(0x80 | opcode);
-  if (header == 2) {
-    p[1] = static_cast<unsigned char>(0x80 | size);
-  } else {
-    p[1] = header == 4 ? 0x80 | 126 : 0x80 | 127;
-    for (std::size_t i = 0; i < header - 2; ++i) p[header - 1 - i] = static_cast<unsigned char>(size >> (8 * i));
-  }
+  c.out.resize(old + 14 + payload.size());
+  auto* p = reinterpret_cast<std::uint8_t*>(c.out.data() + old);
   std::uint32_t mask = next_mask();
-  std::memcpy(p + header, &mask, 4);
-  masked_copy(p + header + 4, payload.data(), size, p + header);
+  std::size_t header = net::write_client_frame_header(p, op, true, payload.size(), mask);
+  std::memcpy(p + header, payload.data(), payload.size());
+  net::apply_mask(p + header, payload.size(), mask);
+  c.out.resize(old + header + payload.size());
   ++counters_.frames_sent;
   mark_dirty(conn);
 }
@@ -470,7 +445,7 @@ void ClientPool::write_now(std::uint32_t conn) {
 void ClientPool::close_all() {
   static constexpr char normal_closure[] = {'\x03', '\xe8'};  // 1000
   for (std::uint32_t i = 0; i < connections_.size(); ++i) {
-    if (connections_[i].phase == Phase::open) queue_frame(i, op_close, std::string_view(normal_closure, 2));
+    if (connections_[i].phase == Phase::open) queue_frame(i, net::Opcode::close, std::string_view(normal_closure, 2));
   }
   flush();
   for (std::uint32_t i = 0; i < connections_.size(); ++i) close_socket(i, Phase::closed);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "handshake.hpp"
+#include "net/frame_codec.hpp"
 
 namespace allspark::bench {
 
@@ -47,11 +48,15 @@ struct Connection {
   bool dirty = false;          // in the pool's dirty list: has queued bytes to send
   bool write_blocked = false;  // waiting for EPOLLOUT
   bool read_eof = false;
-  bool in_fragments = false;   // a fragmented text message is being assembled
+  net::Opcode frame_op = net::Opcode::text;  // the frame being decoded (it may span reads)
+  bool frame_fin = false;
+  std::uint64_t frame_length = 0;
   std::size_t out_sent = 0;    // bytes of `out` already written
+  net::ClientFrameDecoder decoder;  // server frames (never masked)
   std::string out;             // queued frames (or an HTTP request)
-  std::string carry;           // bytes of an incomplete frame or HTTP answer
-  std::string fragments;       // a fragmented message so far
+  std::string carry;           // an HTTP answer so far (while connecting)
+  std::string message;         // a text message split across reads or fragments, so far
+  std::string control;         // a control frame's payload split across reads, so far
 };
 
 class ClientPool {
@@ -101,13 +106,14 @@ class ClientPool {
   bool open_socket(std::uint32_t conn, const std::string& host, std::uint16_t port);
   void fail(std::uint32_t conn, std::string error);
   void on_event(std::uint32_t conn, std::uint32_t events, const MessageSink& sink);
+  struct FrameEvents;
   void read_handshake(std::uint32_t conn);
   void read_frames(std::uint32_t conn, const MessageSink& sink);
-  // Decodes server frames in `data`; returns the bytes consumed (the rest is an incomplete frame).
-  std::size_t decode_frames(std::uint32_t conn, char* data, std::size_t size, std::int64_t now_ns,
-                            const MessageSink& sink);
+  // Feeds server frames to the connection's decoder; false when the connection is gone.
+  bool decode_frames(std::uint32_t conn, char* data, std::size_t size, std::int64_t now_ns, const MessageSink& sink);
   void on_text(std::uint32_t conn, std::string_view text, std::int64_t now_ns, const MessageSink& sink);
-  void queue_frame(std::uint32_t conn, std::uint8_t opcode, std::string_view payload);
+  void on_control(std::uint32_t conn, net::Opcode op, std::string_view payload);
+  void queue_frame(std::uint32_t conn, net::Opcode op, std::string_view payload);
   void mark_dirty(std::uint32_t conn);
   void write_now(std::uint32_t conn);
   void close_socket(std::uint32_t conn, Phase phase);
