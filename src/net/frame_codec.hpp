@@ -102,6 +102,7 @@ class BasicFrameDecoder {
 
 using FrameDecoder = BasicFrameDecoder<Sender::client>;
 using ClientFrameDecoder = BasicFrameDecoder<Sender::server>;
+static_assert(sizeof(FrameDecoder) <= 40, "per-connection state: keep it small");
 
 // Writes a server frame header (never masked) into `out` (at least 10 bytes);
 // returns its length: 2, 4 or 10. Lengths use the minimal encoding (RFC 6455

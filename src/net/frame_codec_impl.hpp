@@ -183,7 +183,4 @@ CloseCode BasicFrameDecoder<sender>::feed(std::span<std::uint8_t> data, std::uin
   return CloseCode::none;
 }
 
-static_assert(sizeof(FrameDecoder) <= 40, "FrameDecoder is per-connection state: keep it small");
-static_assert(sizeof(ClientFrameDecoder) <= 40);
-
 }  // namespace allspark::net

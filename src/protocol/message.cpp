@@ -113,8 +113,9 @@ bool MessageDecoder::decode(std::string_view text, Message& out, DecodeError& er
   // An id field: a JSON string (escapes allowed) whose value is a valid id.
   auto read_id = [&](const JsonMember& member, std::string& scratch, std::string_view& target) {
     if (member.kind != JsonKind::string) return fail(ErrorCode::bad_field, member.key, "must be a string");
-    std::string_view value;
-    json_string_value(member.value, scratch, value);  // cannot fail: the scanner validated it
+    // The scanner validated the string: without a backslash its bytes are the value.
+    std::string_view value = member.value.substr(1, member.value.size() - 2);
+    if (value.find('\\') != std::string_view::npos) json_string_value(member.value, scratch, value);
     if (!is_valid_id(value)) {
       return fail(ErrorCode::bad_id, member.key, "is not a valid id (1 to 128 bytes of [A-Za-z0-9._:@-])");
     }

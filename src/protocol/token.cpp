@@ -179,7 +179,8 @@ Failure verify_jws(std::string_view token, std::string_view signing_key, std::st
   }
 
   std::optional<std::string> decoded = base64url_decode(payload_part);
-  if (!decoded) return fail(TokenStatus::malformed, std::string(what) + " payload is not base64url");
+  if (!decoded)
+    return fail(TokenStatus::malformed, std::string(what) + " payload is not base64url");
   payload = std::move(*decoded);
   return {};
 }

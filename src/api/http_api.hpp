@@ -1,0 +1,44 @@
+#pragma once
+// The HTTP API of PROTOCOL.md: preconnect (section 3) and the WebSocket
+// connect decision (auth key, then validation key), with the error answers of
+// section 8. Unknown paths and wrong methods are decided before authentication.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "net/http_types.hpp"
+
+namespace allspark::api {
+
+struct ApiConfig {
+  std::string secret;
+  std::string server_id;
+  std::string url;        // the WebSocket URL preconnect hands out
+  std::string host;       // of that URL
+  std::uint16_t port = 0; // of that URL
+  std::string proxy_url;  // returned as proxy_url when set
+  bool require_validation_key = true;
+};
+
+class HttpApi final : public net::HttpHandler {
+ public:
+  // `now_seconds` is the clock tokens are checked against.
+  HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds);
+
+  net::HttpResponse handle(const net::HttpRequest& request) override;
+  net::UpgradeDecision upgrade(const net::HttpRequest& request) override;
+
+  // Called once the listener knows its port (--port 0).
+  void set_port(std::uint16_t port);
+
+ private:
+  net::HttpResponse preconnect(const net::HttpRequest& request);
+
+  ApiConfig config_;
+  std::function<std::int64_t()> now_seconds_;
+};
+
+// {"error":{"code","message"}} with the status that fits the code.
+net::HttpResponse error_response(protocol::ErrorCode code, std::string_view message);
+
+}  // namespace allspark::api

@@ -1,0 +1,207 @@
+#include "net/listener.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <cctype>
+#include <chrono>
+#include <spdlog/spdlog.h>
+
+#include "net/shard.hpp"
+#include "net/ws_handshake.hpp"
+
+namespace allspark::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t header_limit_bytes = 16 * 1024;
+constexpr auto http_timeout = std::chrono::seconds(30);
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+HttpRequest to_request(const http::request_parser<http::string_body>& parser) {
+  const auto& message = parser.get();
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  std::string_view target = message.target();
+  std::size_t question = target.find('?');
+  request.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  for (const auto& field : message) {
+    request.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+  }
+  request.websocket_upgrade = beast::websocket::is_upgrade(message);
+  return request;
+}
+
+http::response<http::string_body> to_beast(const HttpResponse& answer, bool keep_alive) {
+  http::response<http::string_body> response{static_cast<http::status>(answer.status), 11};
+  response.set(http::field::server, "allspark");
+  if (!answer.body.empty() || answer.status >= 400) response.set(http::field::content_type, answer.content_type);
+  for (const auto& [name, value] : answer.headers) response.set(name, value);
+  response.body() = answer.body;
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+struct Listener::State : std::enable_shared_from_this<Listener::State> {
+  asio::io_context& io;
+  ListenerConfig config;
+  HttpHandler& handler;
+  Shard& shard;
+  tcp::acceptor acceptor;
+  bool stopped = false;
+
+  State(asio::io_context& io_context, ListenerConfig listener_config, HttpHandler& http_handler, Shard& data_shard)
+      : io(io_context), config(std::move(listener_config)), handler(http_handler), shard(data_shard), acceptor(io) {}
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+      auto [error, socket] = co_await acceptor.async_accept(use_tuple);
+      if (error) {
+        if (error == asio::error::operation_aborted || stopped) co_return;
+        // Out of descriptors and the like: wait a little instead of spinning.
+        spdlog::warn("accept: {}", error.message());
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // Nagle ruins latency
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(header_limit_bytes);
+      parser.body_limit(config.max_body_bytes);
+      stream.expires_after(http_timeout);
+      auto [read_error, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      if (read_error) {
+        if (read_error == http::error::header_limit) {
+          co_await reply(stream, {431, "application/json", R"({"error":{"code":"too_large","message":"request headers too large"}})", {}}, false);
+        } else if (read_error != http::error::end_of_stream && read_error != beast::error::timeout &&
+                   read_error != asio::error::eof && read_error != asio::error::connection_reset) {
+          co_await reply(stream, {400, "application/json", R"({"error":{"code":"bad_field","message":"malformed HTTP request"}})", {}}, false);
+        }
+        co_return;
+      }
+      HttpRequest request = to_request(parser);
+      auto length = parser.content_length();
+      if (length && *length > config.max_body_bytes) {
+        request.body_too_large = true;
+      } else if (!parser.is_done()) {
+        auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        if (body_error == http::error::body_limit) {
+          request.body_too_large = true;
+        } else if (body_error) {
+          co_return;
+        } else {
+          request.body = std::move(parser.get().body());
+        }
+      } else {
+        request.body = std::move(parser.get().body());
+      }
+      bool keep_alive = parser.get().keep_alive() && !request.body_too_large;
+
+      if (request.websocket_upgrade) {
+        UpgradeDecision decision = handler.upgrade(request);
+        if (!decision.refusal) {
+          co_await upgrade(stream, buffer, request, decision.identity);
+          co_return;
+        }
+        co_await reply(stream, *decision.refusal, false);
+        co_return;
+      }
+      HttpResponse answer = handler.handle(request);
+      if (!co_await reply(stream, answer, keep_alive) || !keep_alive) co_return;
+    }
+  }
+
+  asio::awaitable<bool> reply(beast::tcp_stream& stream, const HttpResponse& answer, bool keep_alive) {
+    auto response = to_beast(answer, keep_alive);
+    stream.expires_after(http_timeout);
+    auto [error, bytes] = co_await http::async_write(stream, response, use_tuple);
+    if (!keep_alive) {
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    co_return !error;
+  }
+
+  // RFC 6455 4.2.2: answer 101 and hand the socket to the data path.
+  asio::awaitable<void> upgrade(beast::tcp_stream& stream, beast::flat_buffer& buffer, const HttpRequest& request,
+                                const core::ConnectIdentity& identity) {
+    auto key = request.header("sec-websocket-key");
+    auto version = request.header("sec-websocket-version");
+    if (!version || *version != "13") {
+      HttpResponse refusal{426, "application/json",
+                           R"({"error":{"code":"bad_field","message":"Sec-WebSocket-Version must be 13"}})", {}};
+      refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
+      co_await reply(stream, refusal, false);
+      co_return;
+    }
+    if (!key || !is_valid_websocket_key(*key)) {
+      co_await reply(stream, {400, "application/json", R"({"error":{"code":"bad_field","message":"missing or malformed Sec-WebSocket-Key"}})", {}}, false);
+      co_return;
+    }
+    std::string answer =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+        websocket_accept(*key) + "\r\n\r\n";
+    stream.expires_after(http_timeout);
+    auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(answer), use_tuple);
+    if (error) co_return;
+    stream.expires_never();
+    std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
+    tcp::socket socket = stream.release_socket();
+    int fd = socket.release();
+    shard.adopt(fd, identity, leftover);
+  }
+};
+
+Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& handler, Shard& shard)
+    : state_(std::make_shared<State>(io, std::move(config), handler, shard)) {
+  tcp::endpoint endpoint(asio::ip::make_address(state_->config.host), state_->config.port);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+Listener::~Listener() { stop(); }
+
+void Listener::start() { asio::co_spawn(state_->io, state_->accept_loop(), asio::detached); }
+
+std::uint16_t Listener::port() const { return state_->acceptor.local_endpoint().port(); }
+
+void Listener::stop() {
+  state_->stopped = true;
+  boost::system::error_code ignored;
+  state_->acceptor.close(ignored);
+}
+
+}  // namespace allspark::net

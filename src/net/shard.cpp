@@ -1,0 +1,387 @@
+#include "net/shard.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <system_error>
+
+#include "protocol/utf8.hpp"
+
+namespace allspark::net {
+
+namespace {
+
+constexpr std::size_t read_buffer_bytes = 256 * 1024;
+// Reads per readiness event before other connections get their turn.
+constexpr int reads_per_turn = 16;
+constexpr std::int64_t closing_grace_ms = 2000;
+// Each frame is up to three iovecs: header, per-recipient head, body.
+constexpr std::size_t frames_per_writev = IOV_MAX / 3;
+
+std::int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Opcode opcode_of(core::FrameKind kind) {
+  switch (kind) {
+    case core::FrameKind::text: return Opcode::text;
+    case core::FrameKind::close: return Opcode::close;
+    case core::FrameKind::pong: return Opcode::pong;
+  }
+  return Opcode::text;
+}
+
+// RFC 6455 7.4: close codes a peer may send.
+bool is_valid_close_code(std::uint16_t code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+std::string close_payload(std::uint16_t code, std::string_view reason) {
+  std::string payload;
+  payload += static_cast<char>(code >> 8);
+  payload += static_cast<char>(code & 0xff);
+  payload += reason.substr(0, 123);
+  return payload;
+}
+
+}  // namespace
+
+// Receives the frame decoder's events for one connection (no virtual calls).
+struct ShardFrameHandler {
+  Shard& shard;
+  WsConnection& ws;
+  std::string_view direct;  // a whole text frame found in one read: no copy
+
+  bool on_frame_start(Opcode op, bool fin, std::uint64_t length) {
+    ws.frame_opcode = op;
+    ws.frame_fin = fin;
+    ws.frame_length = length;
+    ws.frame_received = 0;
+    direct = {};
+    if (op == Opcode::binary) {
+      // Messages are JSON text (PROTOCOL.md section 4); binary is refused
+      // with RFC 6455's "cannot accept this type of data".
+      shard.begin_close(ws, 1003, "binary frames are not supported: send JSON as text frames");
+      return false;
+    }
+    if (op == Opcode::close || op == Opcode::ping || op == Opcode::pong) ws.control.clear();
+    return true;
+  }
+
+  void on_frame_payload(std::span<std::uint8_t> chunk) {
+    std::string_view bytes(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    bool first = ws.frame_received == 0;
+    ws.frame_received += chunk.size();
+    switch (ws.frame_opcode) {
+      case Opcode::close:
+      case Opcode::ping:
+      case Opcode::pong: ws.control += bytes; return;
+      case Opcode::text:
+        if (first && ws.frame_fin && chunk.size() == ws.frame_length) {
+          direct = bytes;
+          return;
+        }
+        [[fallthrough]];
+      default: ws.message += bytes; return;
+    }
+  }
+
+  bool on_frame_end() {
+    switch (ws.frame_opcode) {
+      case Opcode::close:
+      case Opcode::ping:
+      case Opcode::pong: shard.on_control(ws); break;
+      default:
+        if (!ws.frame_fin) break;
+        if (!direct.empty()) {
+          shard.on_message(ws, direct);
+        } else {
+          shard.on_message(ws, ws.message);
+          // An idle connection holds no buffer.
+          std::string().swap(ws.message);
+        }
+        direct = {};
+        break;
+    }
+    return ws.state == WsState::open;
+  }
+};
+
+Shard::Shard(boost::asio::io_context& io, ShardConfig config)
+    : io_(io),
+      config_(std::move(config)),
+      router_(config_.router),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      epoll_watch_(io),
+      sweep_timer_(io),
+      read_buffer_(new std::uint8_t[read_buffer_bytes]) {
+  if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  epoll_watch_.assign(::dup(epoll_fd_));
+  iov_.resize(frames_per_writev * 3);
+  frame_headers_.resize(frames_per_writev);
+}
+
+Shard::~Shard() {
+  for (WsConnection* ws : dead_) delete ws;
+  dead_.clear();
+  // Connections still open are closed with the process; nothing to hand over here.
+  ::close(epoll_fd_);
+}
+
+void Shard::start() {
+  wait_for_events();
+  sweep();
+}
+
+void Shard::wait_for_events() {
+  epoll_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                          [this](const boost::system::error_code& error) {
+                            if (error) return;
+                            on_events();
+                          });
+}
+
+void Shard::on_events() {
+  now_ms_ = wall_clock_ms();
+  int count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
+  std::vector<WsConnection*> again;
+  again.swap(read_again_);
+  for (WsConnection* ws : again) {
+    if (ws->state != WsState::dead) read_from(*ws);
+  }
+  for (int i = 0; i < count; ++i) {
+    auto* ws = static_cast<WsConnection*>(events_[i].data.ptr);
+    if (ws->state == WsState::dead) continue;
+    std::uint32_t flags = events_[i].events;
+    if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_from(*ws);
+    if ((flags & EPOLLOUT) && ws->state != WsState::dead && !ws->core.queue.empty()) flush(*ws);
+  }
+  flush_dirty();
+  if (count == static_cast<int>(events_.size()) || !read_again_.empty()) {
+    boost::asio::post(io_, [this] { on_events(); });
+  } else {
+    wait_for_events();
+  }
+}
+
+void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover) {
+  now_ms_ = wall_clock_ms();
+  auto* ws = new WsConnection();
+  ws->fd = fd;
+  ws->core.transport = ws;
+  int flags = ::fcntl(fd, F_GETFL, 0);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.ptr = ws;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    spdlog::error("epoll_ctl add: {}", std::strerror(errno));
+    ::close(fd);
+    delete ws;
+    return;
+  }
+  ++connections_;
+  router_.attach(ws->core, identity, now_ms_);
+  if (!leftover.empty()) {
+    std::memcpy(read_buffer_.get(), leftover.data(), leftover.size());
+    feed(*ws, read_buffer_.get(), leftover.size());
+  }
+  flush_dirty();
+}
+
+void Shard::read_from(WsConnection& ws) {
+  for (int turn = 0; turn < reads_per_turn; ++turn) {
+    ssize_t n = ::read(ws.fd, read_buffer_.get(), read_buffer_bytes);
+    if (n > 0) {
+      if (ws.state == WsState::open) feed(ws, read_buffer_.get(), static_cast<std::size_t>(n));
+      // A closing connection's input is discarded until the peer's EOF.
+      if (ws.state == WsState::dead) return;
+      // A short read emptied the socket: edge-triggered epoll reports new data.
+      if (static_cast<std::size_t>(n) < read_buffer_bytes) return;
+      continue;
+    }
+    if (n == 0) {  // the peer closed its side
+      destroy(ws);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) destroy(ws);
+    return;
+  }
+  read_again_.push_back(&ws);
+}
+
+void Shard::feed(WsConnection& ws, std::uint8_t* data, std::size_t size) {
+  ShardFrameHandler handler{*this, ws, {}};
+  CloseCode code = ws.decoder.feed(std::span<std::uint8_t>(data, size), config_.max_message_bytes, handler);
+  if (code == CloseCode::too_big) {
+    begin_close(ws, 1009, "message larger than " + std::to_string(config_.max_message_bytes) + " bytes");
+  } else if (code != CloseCode::none) {
+    begin_close(ws, static_cast<std::uint16_t>(code), "broken framing");
+  }
+}
+
+void Shard::on_message(WsConnection& ws, std::string_view text) {
+  // RFC 6455 8.1: a text message must be valid UTF-8.
+  if (!protocol::is_valid_utf8(text)) {
+    begin_close(ws, 1007, "text message is not valid UTF-8");
+    return;
+  }
+  router_.on_message(ws.core, text, now_ms_);
+}
+
+void Shard::on_control(WsConnection& ws) {
+  if (ws.frame_opcode == Opcode::ping) {
+    router_.send_control(ws.core, core::FrameKind::pong, ws.control);
+  } else if (ws.frame_opcode == Opcode::close) {
+    // RFC 6455 5.5.1 and 7.4: echo the peer's code, then close the TCP side.
+    std::string_view payload = ws.control;
+    ws.peer_closed = true;
+    if (payload.size() == 1) {
+      begin_close(ws, 1002, "close frame with a 1-byte payload");
+      return;
+    }
+    std::uint16_t code = 1000;
+    if (payload.size() >= 2) {
+      code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                        static_cast<std::uint8_t>(payload[1]));
+      if (!is_valid_close_code(code)) {
+        begin_close(ws, 1002, "invalid close code");
+        return;
+      }
+      if (!protocol::is_valid_utf8(payload.substr(2))) {
+        begin_close(ws, 1007, "close reason is not valid UTF-8");
+        return;
+      }
+    }
+    if (ws.state == WsState::open) {
+      begin_close(ws, code, "");
+    } else {
+      destroy(ws);  // the answer to our own close
+    }
+  }
+  ws.control.clear();
+}
+
+void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view reason) {
+  if (ws.state != WsState::open) return;
+  ws.state = WsState::closing;
+  ws.core.close_code = code;
+  ws.closing_deadline_ms = now_ms_ + closing_grace_ms;
+  if (code == 4001) ws.core.queue.clear();  // a slow consumer's backlog is dropped
+  router_.send_control(ws.core, core::FrameKind::close, close_payload(code, reason));
+  closing_.push_back(&ws);
+  std::string().swap(ws.message);
+}
+
+void Shard::flush_dirty() {
+  // Index loop: closing a connection may queue a close frame while we walk.
+  for (std::size_t i = 0; i < router_.dirty().size(); ++i) {
+    auto* ws = static_cast<WsConnection*>(router_.dirty()[i]->transport);
+    if (ws->state == WsState::dead) continue;
+    if (ws->state == WsState::open && ws->core.close_code != 0) {
+      begin_close(*ws, ws->core.close_code, "slow consumer: send queue full");
+    }
+    flush(*ws);
+  }
+  router_.clear_dirty();
+  for (WsConnection* ws : dead_) delete ws;
+  dead_.clear();
+}
+
+void Shard::flush(WsConnection& ws) {
+  core::SendQueue& queue = ws.core.queue;
+  while (!queue.empty()) {
+    std::size_t frames = std::min(queue.count(), frames_per_writev);
+    std::size_t iov_count = 0;
+    std::size_t total = 0;
+    std::size_t skip = queue.front_offset();
+    auto add = [&](const void* base, std::size_t len) {
+      if (skip >= len) {
+        skip -= len;
+        return;
+      }
+      iov_[iov_count].iov_base = const_cast<char*>(static_cast<const char*>(base) + skip);
+      iov_[iov_count].iov_len = len - skip;
+      total += len - skip;
+      skip = 0;
+      ++iov_count;
+    };
+    for (std::size_t f = 0; f < frames; ++f) {
+      const core::OutFrame& frame = queue.at(f);
+      std::uint8_t* header = frame_headers_[f].data();
+      std::size_t header_len = write_frame_header(header, opcode_of(frame.kind), true, frame.size());
+      add(header, header_len);
+      if (frame.head_len > 0) add(frame.head, frame.head_len);
+      add(frame.body->data(), frame.body->size());
+    }
+    ssize_t written = ::writev(ws.fd, iov_.data(), static_cast<int>(iov_count));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) destroy(ws);
+      return;  // EPOLLOUT (edge-triggered) resumes the flush
+    }
+    // Pop what was written; remember how far into a partly written frame.
+    std::size_t left = static_cast<std::size_t>(written) + queue.front_offset();
+    while (!queue.empty()) {
+      const core::OutFrame& frame = queue.at(0);
+      std::uint8_t scratch[10];
+      std::size_t whole = write_frame_header(scratch, opcode_of(frame.kind), true, frame.size()) + frame.size();
+      if (left < whole) {
+        queue.set_front_offset(left);
+        break;
+      }
+      left -= whole;
+      queue.pop_front();
+    }
+    if (static_cast<std::size_t>(written) < total) return;  // the socket is full
+  }
+  if (ws.state == WsState::closing && !ws.shut_down) {
+    // Our close frame is out (it is always the last frame queued).
+    ws.shut_down = true;
+    if (ws.peer_closed) {
+      destroy(ws);
+    } else {
+      ::shutdown(ws.fd, SHUT_WR);
+    }
+  }
+}
+
+void Shard::destroy(WsConnection& ws) {
+  if (ws.state == WsState::dead) return;
+  ws.state = WsState::dead;
+  router_.detach(ws.core);
+  ::close(ws.fd);  // also removes it from the epoll set
+  ws.fd = -1;
+  --connections_;
+  std::erase(closing_, &ws);
+  std::erase(read_again_, &ws);
+  // Freed after the batch: the router's dirty list may still point at it.
+  dead_.push_back(&ws);
+}
+
+void Shard::sweep() {
+  // Connections that did not finish their close handshake in time.
+  now_ms_ = wall_clock_ms();
+  std::vector<WsConnection*> expired;
+  for (WsConnection* ws : closing_) {
+    if (ws->closing_deadline_ms <= now_ms_) expired.push_back(ws);
+  }
+  for (WsConnection* ws : expired) destroy(*ws);
+  flush_dirty();
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) sweep();
+  });
+}
+
+}  // namespace allspark::net

@@ -1,0 +1,80 @@
+#pragma once
+// A shard: one event loop on one thread that owns a Router and the WebSocket
+// connections of its nodes (DESIGN.md "Threads and the hot path").
+//
+// The data path does not use Asio per connection: upgraded sockets sit in the
+// shard's own edge-triggered epoll, whose single descriptor the Asio loop
+// watches. Asio re-arms a descriptor with epoll_ctl on every wait; here a
+// connection costs no epoll_ctl after it is added, reads go into one per-shard
+// buffer, and every dirty connection is flushed with writev once per batch.
+// See bench/README.md for the measurements behind this.
+#include <sys/epoll.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "core/router.hpp"
+#include "net/ws_connection.hpp"
+
+namespace allspark::net {
+
+struct ShardConfig {
+  core::RouterConfig router;
+  std::size_t max_message_bytes = 1048576;
+};
+
+class Shard {
+ public:
+  Shard(boost::asio::io_context& io, ShardConfig config);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  void start();
+  // Takes an upgraded, non-blocking socket and the bytes read past its HTTP
+  // request. Runs on the shard's thread.
+  void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
+
+  core::Router& router() { return router_; }
+  std::size_t connection_count() const { return connections_; }
+
+ private:
+  friend struct ShardFrameHandler;
+
+  void wait_for_events();
+  void on_events();
+  void read_from(WsConnection& ws);
+  void feed(WsConnection& ws, std::uint8_t* data, std::size_t size);
+  void on_message(WsConnection& ws, std::string_view text);
+  void on_control(WsConnection& ws);
+  void begin_close(WsConnection& ws, std::uint16_t code, std::string_view reason);
+  void flush_dirty();
+  void flush(WsConnection& ws);
+  void destroy(WsConnection& ws);
+  void sweep();
+
+  boost::asio::io_context& io_;
+  ShardConfig config_;
+  core::Router router_;
+  int epoll_fd_ = -1;
+  boost::asio::posix::stream_descriptor epoll_watch_;
+  boost::asio::steady_timer sweep_timer_;
+  std::unique_ptr<std::uint8_t[]> read_buffer_;
+  std::array<epoll_event, 256> events_{};
+  std::vector<iovec> iov_;
+  std::vector<std::array<std::uint8_t, 10>> frame_headers_;
+  std::vector<WsConnection*> closing_;
+  std::vector<WsConnection*> dead_;
+  std::vector<WsConnection*> read_again_;  // stopped reading to be fair to others
+  std::int64_t now_ms_ = 0;
+  std::size_t connections_ = 0;
+};
+
+}  // namespace allspark::net

@@ -1,0 +1,37 @@
+#pragma once
+// Per-connection state of an upgraded WebSocket on the data path: a plain
+// struct (STYLE.md 3). It holds no read buffer: reads go into the shard's
+// buffer, and only a message split across reads or fragments is assembled
+// here. Owned by its shard's thread.
+#include <cstdint>
+#include <string>
+
+#include "core/connection.hpp"
+#include "net/frame_codec.hpp"
+
+namespace allspark::net {
+
+enum class WsState : std::uint8_t {
+  open,
+  closing,  // a close frame was queued; waiting for it to be written and for the peer
+  dead,     // socket closed; freed after the current batch
+};
+
+struct WsConnection {
+  core::Connection core;
+  FrameDecoder decoder;
+  std::string message;      // data frames being assembled (only while incomplete)
+  std::string control;      // a control frame's payload being assembled
+  std::int64_t closing_deadline_ms = 0;
+  std::uint64_t frame_length = 0;
+  std::uint64_t frame_received = 0;
+  int fd = -1;
+  Opcode frame_opcode = Opcode::continuation;  // of the current frame
+  bool frame_fin = false;
+  bool message_binary = false;
+  bool peer_closed = false;   // the peer sent its close frame
+  bool shut_down = false;     // our close frame was written and the write side shut
+  WsState state = WsState::open;
+};
+
+}  // namespace allspark::net
