@@ -29,8 +29,10 @@ struct Delivery {
   bool complete = false;      // k, t, src_id and dest_id were all found
 };
 
-// One pass over the text (the generator's own messages, so no full parse):
-// every string followed by ':' is a key; the five keys above are read.
-Delivery read_delivery(std::string_view text);
+// Reads a message delivered to node `my_node`. The server's own layout
+// ({"dest_id":"<me>","src_id":...,"payload":...}) is checked and read
+// directly; any other is walked member by member (no full parse: these are
+// the generator's own messages).
+Delivery read_delivery(std::string_view text, std::string_view my_node);
 
 }  // namespace allspark::bench

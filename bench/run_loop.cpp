@@ -11,9 +11,16 @@ Snapshot take_snapshot(const Tally& tally, const PoolCounters& counters, int ser
   s.delivered = tally.delivered;
   s.sends = counters.sends;
   s.reads = counters.reads;
-  s.bench_cpu_s = self_cpu_seconds();
-  if (server_pid > 0) s.server_cpu_s = process_cpu_seconds(server_pid);
+  s.bench_cpu = self_cpu_time();
+  if (server_pid > 0) s.server_cpu = process_cpu_time(server_pid);
+  s.machine = machine_cpu_seconds();
   return s;
+}
+
+double other_cpu_seconds(const Snapshot& before, const Snapshot& after) {
+  double other = (after.machine.busy_s - before.machine.busy_s) - (after.bench_cpu - before.bench_cpu).total();
+  if (before.server_cpu && after.server_cpu) other -= (*after.server_cpu - *before.server_cpu).total();
+  return other > 0 ? other : 0;
 }
 
 void print_progress(const char* stage, double elapsed_s, const Snapshot& before, const Snapshot& now,
@@ -22,15 +29,16 @@ void print_progress(const char* stage, double elapsed_s, const Snapshot& before,
   if (seconds <= 0) return;
   double rate = static_cast<double>(now.delivered - before.delivered) / seconds;
   std::string server = "-";
-  if (before.server_cpu_s && now.server_cpu_s) {
-    server = std::to_string(static_cast<int>(100 * (*now.server_cpu_s - *before.server_cpu_s) / seconds)) + "%";
+  if (before.server_cpu && now.server_cpu) {
+    server = std::to_string(static_cast<int>(100 * (*now.server_cpu - *before.server_cpu).total() / seconds)) + "%";
   }
-  int bench = static_cast<int>(100 * (now.bench_cpu_s - before.bench_cpu_s) / seconds);
-  std::fprintf(stderr, "[%5.1fs] %-7s %9s %s  p50 %s p99 %s  in flight %llu  server cpu %s  bench cpu %d%%\n",
+  int bench = static_cast<int>(100 * (now.bench_cpu - before.bench_cpu).total() / seconds);
+  int other = static_cast<int>(100 * (other_cpu_seconds(before, now) + now.machine.steal_s - before.machine.steal_s) / seconds);
+  std::fprintf(stderr, "[%5.1fs] %-7s %9s %s  p50 %s p99 %s  in flight %llu  server cpu %s  bench cpu %d%%  other %d%%\n",
                elapsed_s, stage, format_count(rate).c_str(), rate_unit.c_str(),
                format_duration_ns(tally.interval.quantile_ns(0.5)).c_str(),
                format_duration_ns(tally.interval.quantile_ns(0.99)).c_str(),
-               static_cast<unsigned long long>(in_flight), server.c_str(), bench);
+               static_cast<unsigned long long>(in_flight), server.c_str(), bench, other);
   tally.interval.reset();
 }
 

@@ -23,9 +23,14 @@ namespace allspark::bench {
 struct Snapshot {
   std::int64_t at_ns = 0;
   std::uint64_t sent = 0, delivered = 0, sends = 0, reads = 0;
-  double bench_cpu_s = 0;
-  std::optional<double> server_cpu_s;
+  CpuTime bench_cpu;
+  std::optional<CpuTime> server_cpu;
+  MachineCpu machine;
 };
+
+// CPU seconds of the machine between two snapshots not spent by the server
+// or the generator.
+double other_cpu_seconds(const Snapshot& before, const Snapshot& after);
 
 Snapshot take_snapshot(const Tally& tally, const PoolCounters& counters, int server_pid);
 
@@ -86,12 +91,14 @@ void run_timeline(ClientPool& pool, Workload& workload, const CommonOptions& opt
   report.seconds = static_cast<double>(measure_end.at_ns - measure_start.at_ns) / 1e9;
   report.sent = measure_end.sent - measure_start.sent;
   report.delivered = measure_end.delivered - measure_start.delivered;
-  report.bench_cpu_s = measure_end.bench_cpu_s - measure_start.bench_cpu_s;
+  report.bench_cpu = measure_end.bench_cpu - measure_start.bench_cpu;
   report.bench_sends = measure_end.sends - measure_start.sends;
   report.bench_reads = measure_end.reads - measure_start.reads;
-  if (measure_start.server_cpu_s && measure_end.server_cpu_s) {
-    report.server_cpu_s = *measure_end.server_cpu_s - *measure_start.server_cpu_s;
+  if (measure_start.server_cpu && measure_end.server_cpu) {
+    report.server_cpu = *measure_end.server_cpu - *measure_start.server_cpu;
   }
+  report.other_cpu_s = other_cpu_seconds(measure_start, measure_end);
+  report.steal_cpu_s = measure_end.machine.steal_s - measure_start.machine.steal_s;
   if (options.server_pid > 0) report.server_rss_bytes = process_rss_bytes(options.server_pid);
   report.latency = tally.latency;
   report.lost = workload.lost();

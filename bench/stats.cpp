@@ -30,14 +30,14 @@ std::uint64_t LatencyHistogram::quantile_ns(double q) const {
   return max_;
 }
 
-double self_cpu_seconds() {
+CpuTime self_cpu_time() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
 }
 
-std::optional<double> process_cpu_seconds(int pid) {
+std::optional<CpuTime> process_cpu_time(int pid) {
   std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
   if (!file || !std::getline(file, text)) return std::nullopt;
@@ -52,7 +52,22 @@ std::optional<double> process_cpu_seconds(int pid) {
     if (n == 14) utime = std::stoull(field);
     if (n == 15) stime = std::stoull(field);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return CpuTime{static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
+}
+
+MachineCpu machine_cpu_seconds() {
+  std::ifstream file("/proc/stat");
+  std::string label;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  file >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  MachineCpu cpu;
+  if (label == "cpu") {
+    cpu.busy_s = static_cast<double>(user + nice + system + irq + softirq) / tick;
+    cpu.steal_s = static_cast<double>(steal) / tick;
+  }
+  return cpu;
 }
 
 std::optional<std::uint64_t> process_rss_bytes(int pid) {
@@ -103,14 +118,21 @@ std::string summary_line(const Report& r) {
   std::string line = text;
   if (r.errors > 0) line += ", errors " + std::to_string(r.errors) + " (first: " + r.first_error + ")";
   if (r.closed > 0) line += ", closed by server " + std::to_string(r.closed);
-  if (r.server_cpu_s) {
-    double per_cpu = *r.server_cpu_s > 0 ? static_cast<double>(r.delivered) / *r.server_cpu_s : 0;
-    std::snprintf(text, sizeof text, ", server %.2f cpu-s => %s %s/server-cpu-s", *r.server_cpu_s,
+  if (r.server_cpu) {
+    double server_s = r.server_cpu->total();
+    double per_cpu = server_s > 0 ? static_cast<double>(r.delivered) / server_s : 0;
+    std::snprintf(text, sizeof text, ", server %.2f cpu-s => %s %s/server-cpu-s", server_s,
                   format_count(per_cpu).c_str(), r.rate_unit == "msg/s" ? "msg" : "deliveries");
     line += text;
   }
-  std::snprintf(text, sizeof text, ", bench cpu %.2f cpu-s", r.bench_cpu_s);
+  std::snprintf(text, sizeof text, ", bench cpu %.2f cpu-s", r.bench_cpu.total());
   line += text;
+  // Someone else's load on the machine makes every number above doubtful: say so.
+  if (r.seconds > 0 && (r.other_cpu_s + r.steal_cpu_s) / r.seconds > 0.05) {
+    std::snprintf(text, sizeof text, ", other load %.2f cpu-s + steal %.2f (noisy machine)", r.other_cpu_s,
+                  r.steal_cpu_s);
+    line += text;
+  }
   return line;
 }
 
@@ -135,15 +157,27 @@ std::string json_line(const Report& r) {
   integer("out_of_order", r.out_of_order);
   integer("errors", r.errors);
   integer("closed", r.closed);
-  number("bench_cpu_s", r.bench_cpu_s);
-  if (r.delivered > 0) number("bench_cpu_ns_per_delivery", r.bench_cpu_s * 1e9 / static_cast<double>(r.delivered));
+  auto per_delivery = [&](const char* key, double seconds) {
+    if (r.delivered > 0) number(key, seconds * 1e9 / static_cast<double>(r.delivered));
+  };
+  number("bench_cpu_s", r.bench_cpu.total());
+  number("bench_user_s", r.bench_cpu.user_s);
+  number("bench_system_s", r.bench_cpu.system_s);
+  per_delivery("bench_cpu_ns_per_delivery", r.bench_cpu.total());
+  per_delivery("bench_user_ns_per_delivery", r.bench_cpu.user_s);
   integer("bench_sends", r.bench_sends);
   integer("bench_reads", r.bench_reads);
-  if (r.server_cpu_s) {
-    number("server_cpu_s", *r.server_cpu_s);
-    if (*r.server_cpu_s > 0) number("per_server_cpu_s", static_cast<double>(r.delivered) / *r.server_cpu_s);
-    if (r.delivered > 0) number("server_cpu_ns_per_delivery", *r.server_cpu_s * 1e9 / static_cast<double>(r.delivered));
+  if (r.server_cpu) {
+    double server_s = r.server_cpu->total();
+    number("server_cpu_s", server_s);
+    number("server_user_s", r.server_cpu->user_s);
+    number("server_system_s", r.server_cpu->system_s);
+    if (server_s > 0) number("per_server_cpu_s", static_cast<double>(r.delivered) / server_s);
+    per_delivery("server_cpu_ns_per_delivery", server_s);
+    per_delivery("server_user_ns_per_delivery", r.server_cpu->user_s);
   }
+  number("other_cpu_s", r.other_cpu_s);
+  number("steal_cpu_s", r.steal_cpu_s);
   if (r.server_rss_bytes) integer("server_rss_bytes", *r.server_rss_bytes);
   out << "}";
   return out.str();

@@ -65,10 +65,28 @@ struct Tally {
   }
 };
 
-// CPU seconds (user + system) of this process.
-double self_cpu_seconds();
-// CPU seconds (utime + stime of every thread) of process `pid`, from /proc/PID/stat.
-std::optional<double> process_cpu_seconds(int pid);
+// CPU time of a process, split: user space, and the kernel working for it
+// (system calls, and on loopback the TCP stack of the peer's packets too).
+struct CpuTime {
+  double user_s = 0;
+  double system_s = 0;
+  double total() const { return user_s + system_s; }
+  CpuTime operator-(const CpuTime& other) const { return {user_s - other.user_s, system_s - other.system_s}; }
+};
+
+// This process (getrusage).
+CpuTime self_cpu_time();
+// Every thread of process `pid` (utime and stime of /proc/PID/stat).
+std::optional<CpuTime> process_cpu_time(int pid);
+// CPU seconds of the whole machine from /proc/stat: busy (user, nice,
+// system, irq, softirq) and steal (taken by the hypervisor). On a shared
+// machine, busy minus the server and the generator is someone else's load.
+struct MachineCpu {
+  double busy_s = 0;
+  double steal_s = 0;
+};
+MachineCpu machine_cpu_seconds();
+
 // Resident memory of process `pid` in bytes, from /proc/PID/status.
 std::optional<std::uint64_t> process_rss_bytes(int pid);
 
@@ -84,8 +102,10 @@ struct Report {
   std::uint64_t misrouted = 0, out_of_order = 0, errors = 0, closed = 0;
   std::string first_error;
   LatencyHistogram latency;
-  double bench_cpu_s = 0;
-  std::optional<double> server_cpu_s;
+  CpuTime bench_cpu;
+  std::optional<CpuTime> server_cpu;
+  double other_cpu_s = 0;   // the rest of the machine (other processes, interrupts) in the measured time
+  double steal_cpu_s = 0;
   std::optional<std::uint64_t> server_rss_bytes;
   std::uint64_t bench_sends = 0, bench_reads = 0;  // syscalls of the generator in the measured time
 };

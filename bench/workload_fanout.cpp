@@ -97,7 +97,7 @@ class FanoutWorkload {
   }
 
   void on_message(std::uint32_t conn, std::string_view text, std::int64_t now_ns) {
-    Delivery d = read_delivery(text);
+    Delivery d = read_delivery(text, pool_.node_id(conn));
     if (d.has_type) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
     if (!d.complete) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
     std::uint32_t member = member_of_conn_[conn];

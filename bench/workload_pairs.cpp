@@ -74,7 +74,7 @@ class PairsWorkload {
  private:
   void on_message(std::uint32_t conn, std::string_view text, std::int64_t now_ns) {
     std::uint32_t index = pair_of_receiver_[conn];
-    Delivery d = read_delivery(text);
+    Delivery d = read_delivery(text, pool_.node_id(conn));
     if (d.has_type) return tally_.error(pool_.node_id(conn) + " got " + std::string(text));
     if (!d.complete) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
     if (index == no_pair) {
