@@ -5,7 +5,7 @@
 # lines (with the server's syscall counts added) to bench/results/latest.jsonl.
 #
 #   bench/run.sh                 # build/release, 3 runs of each workload
-#   BUILD=build/x RUNS=1 DURATION=5 bench/run.sh
+#   BUILD=build/x RUNS=1 DURATION=5 bench/run.sh pairs     # only the workloads named
 #
 # The machine must be otherwise idle: before each run the script waits (up to
 # QUIET_WAIT seconds) until the rest of the machine uses under 10% of a core.
@@ -76,6 +76,7 @@ fi
 mkdir -p "$(dirname "$out")"
 : > "$out"
 for workload in "${workloads[@]}"; do
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "${workload%% *}"; then continue; fi
   for run in $(seq 1 "$runs"); do
     wait_quiet
     taskset -c "$bench_core" "$build/bench/allspark-bench" $workload --port "$port" --secret "$secret" \
