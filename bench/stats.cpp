@@ -129,8 +129,8 @@ std::string summary_line(const Report& r) {
   line += text;
   // Someone else's load on the machine makes every number above doubtful: say so.
   if (r.seconds > 0 && (r.other_cpu_s + r.steal_cpu_s) / r.seconds > 0.05) {
-    std::snprintf(text, sizeof text, ", other load %.2f cpu-s + steal %.2f (noisy machine)", r.other_cpu_s,
-                  r.steal_cpu_s);
+    std::snprintf(text, sizeof text, ", other load %.2f cpu-s + steal %.2f %s", r.other_cpu_s, r.steal_cpu_s,
+                  r.server_cpu ? "(noisy machine)" : "(the server's included: no --server-pid)");
     line += text;
   }
   return line;
