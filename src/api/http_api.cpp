@@ -11,7 +11,6 @@ using protocol::ErrorCode;
 
 namespace {
 
-enum class Route { preconnect, connect, unknown };
 
 Route route_of(std::string_view path) {
   if (path == "/v1/preconnect") return Route::preconnect;
@@ -65,6 +64,25 @@ Authenticated authenticate(const HttpRequest& request, const std::string& secret
   return {error_response(code, result.message), {}};
 }
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The origin (scheme://host[:port]) of a ws/wss/http/https URL, as a browser writes it.
+std::string origin_of(std::string_view url) {
+  std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::string scheme = lower(url.substr(0, scheme_end));
+  if (scheme == "ws") scheme = "http";
+  if (scheme == "wss") scheme = "https";
+  std::string_view rest = url.substr(scheme_end + 3);
+  return scheme + "://" + lower(rest.substr(0, rest.find('/')));
+}
+
 }  // namespace
 
 HttpResponse error_response(ErrorCode code, std::string_view message) {
@@ -85,6 +103,18 @@ void HttpApi::set_port(std::uint16_t port) { config_.port = port; }
 
 HttpResponse HttpApi::handle(const HttpRequest& request) {
   Route route = route_of(request.path);
+  auto origin = request.header("origin");
+  if (request.method == "OPTIONS" && route != Route::unknown) return preflight(request);
+  HttpResponse answer = answer_for(request, route);
+  // Section 8: browsers on allowed origins may read the answer.
+  if (origin && config_.allowed_origins.size() > 0 && origin_allowed(*origin, request)) {
+    answer.headers.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
+    answer.headers.emplace_back("Vary", "Origin");
+  }
+  return answer;
+}
+
+HttpResponse HttpApi::answer_for(const HttpRequest& request, Route route) {
   if (auto refusal = check_request(request, route)) return *refusal;
   switch (route) {
     case Route::preconnect: return preconnect(request);
@@ -93,6 +123,23 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
     case Route::unknown: break;
   }
   return error_response(ErrorCode::not_found, "no such path: " + request.path);
+}
+
+// A CORS preflight needs no auth key; an origin that is not allowed gets 403
+// without the allow header.
+HttpResponse HttpApi::preflight(const HttpRequest& request) {
+  auto origin = request.header("origin");
+  if (!origin || !origin_allowed(*origin, request)) {
+    return error_response(ErrorCode::forbidden, "origin " + std::string(origin.value_or("(none)")) + " is not allowed");
+  }
+  HttpResponse answer;
+  answer.status = 204;
+  answer.headers = {{"Access-Control-Allow-Origin", std::string(*origin)},
+                    {"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
+                    {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                    {"Access-Control-Max-Age", "600"},
+                    {"Vary", "Origin"}};
+  return answer;
 }
 
 HttpResponse HttpApi::preconnect(const HttpRequest& request) {
@@ -121,6 +168,18 @@ HttpResponse HttpApi::preconnect(const HttpRequest& request) {
   return answer;
 }
 
+bool HttpApi::origin_allowed(std::string_view origin, const HttpRequest& request) const {
+  std::string wanted = lower(origin);
+  while (!wanted.empty() && wanted.back() == '/') wanted.pop_back();
+  for (const std::string& allowed : config_.allowed_origins) {
+    if (allowed == "*" || allowed == wanted) return true;
+  }
+  // The server's own origin: as the browser reached it, as advertised, or its proxy.
+  if (auto host = request.header("host"); host && wanted == "http://" + lower(*host)) return true;
+  if (wanted == origin_of(config_.url)) return true;
+  return !config_.proxy_url.empty() && wanted == origin_of(config_.proxy_url);
+}
+
 net::UpgradeDecision HttpApi::upgrade(const HttpRequest& request) {
   net::UpgradeDecision decision;
   Route route = route_of(request.path);
@@ -131,6 +190,12 @@ net::UpgradeDecision HttpApi::upgrade(const HttpRequest& request) {
   }
   if (auto refusal = check_request(request, route)) {
     decision.refusal = std::move(refusal);
+    return decision;
+  }
+  // Section 8: a browser page from another origin may not open a WebSocket
+  // unless --allowed-origins names it. Clients without Origin are not browsers.
+  if (auto origin = request.header("origin"); origin && !origin_allowed(*origin, request)) {
+    decision.refusal = error_response(ErrorCode::forbidden, "origin " + std::string(*origin) + " is not allowed");
     return decision;
   }
   std::int64_t now = now_seconds_();

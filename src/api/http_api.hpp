@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "net/http_types.hpp"
 
@@ -18,7 +19,10 @@ struct ApiConfig {
   std::uint16_t port = 0; // of that URL
   std::string proxy_url;  // returned as proxy_url when set
   bool require_validation_key = true;
+  std::vector<std::string> allowed_origins;  // lower-case; "*" allows any
 };
+
+enum class Route { preconnect, connect, unknown };
 
 class HttpApi final : public net::HttpHandler {
  public:
@@ -32,7 +36,10 @@ class HttpApi final : public net::HttpHandler {
   void set_port(std::uint16_t port);
 
  private:
+  net::HttpResponse answer_for(const net::HttpRequest& request, Route route);
+  net::HttpResponse preflight(const net::HttpRequest& request);
   net::HttpResponse preconnect(const net::HttpRequest& request);
+  bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 
   ApiConfig config_;
   std::function<std::int64_t()> now_seconds_;

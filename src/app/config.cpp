@@ -295,7 +295,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
   add_text(
       serve, checks, raw.allowed_origins, "--allowed-origins", "LIST", "",
       "[none] comma-separated browser origins (https://app.example.com) allowed for CORS and "
-      "WebSocket upgrades, or * for any (not enforced yet: comes with part 2)",
+      "WebSocket upgrades, or * for any",
       [&config](const std::string& v) -> std::optional<std::string> {
         auto origins = parse_origins(v);
         if (!origins)
@@ -451,16 +451,20 @@ std::optional<std::string> create_secret_file(const std::filesystem::path& path,
     secret += hex[byte & 15];
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) return read_secret_file(path.string(), error);
+  if (fd < 0 && errno == EEXIST) {
+    auto kept = read_secret_file(path.string(), error);
+    if (!kept) error = "--store: secret " + error;
+    return kept;
+  }
   if (fd < 0) {
-    error = "cannot create '" + printable(path.string()) + "': " + std::strerror(errno);
+    error = "--store: cannot create '" + printable(path.string()) + "': " + std::strerror(errno);
     return std::nullopt;
   }
   const std::string line = secret + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   const bool closed = ::close(fd) == 0;
   if (!written || !closed) {
-    error = "cannot write '" + printable(path.string()) + "'";
+    error = "--store: cannot write '" + printable(path.string()) + "'";
     std::filesystem::remove(path, ec);
     return std::nullopt;
   }

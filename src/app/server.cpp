@@ -1,10 +1,15 @@
 #include "app/server.hpp"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +58,26 @@ std::optional<std::string> resolve_server_id(const ServeConfig& config, std::str
   return id;
 }
 
+// One SQLite store belongs to one server process (PROTOCOL.md section 10):
+// an flock on a file in the store folder, released when the process dies.
+bool lock_store(const ServeConfig& config, std::string& error) {
+  std::filesystem::path folder = store_folder(config.store);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  std::string path = (folder / "allspark.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = "--store: cannot open " + path;
+    return false;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    error = "--store: " + config.store + " is held by another running server";
+    return false;
+  }
+  return true;  // the descriptor stays open for the life of the process
+}
+
 std::int64_t now_seconds() {
   using namespace std::chrono;
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
@@ -74,6 +99,10 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
   std::string error;
+  if (!lock_store(config, error)) {
+    std::fprintf(stderr, "allspark: %s\n", error.c_str());
+    return 2;
+  }
   bool secret_exists_beside_store =
       std::filesystem::exists(std::filesystem::path(store_folder(config.store)) / "secret");
   auto secret = resolve_secret(config.secret, config.secret_file, config.store, true, error);
@@ -103,6 +132,7 @@ int run_server(const ServeConfig& config) {
   api_config.server_id = *server_id;
   api_config.proxy_url = config.proxy_url;
   api_config.require_validation_key = !config.no_validation_key;
+  api_config.allowed_origins = config.allowed_origins;
   api::HttpApi http_api(api_config, now_seconds);
 
   std::unique_ptr<net::Listener> listener;
@@ -134,11 +164,24 @@ int run_server(const ServeConfig& config) {
   }
   http_api = api::HttpApi(api_config, now_seconds);
 
+  // SIGTERM: stop accepting, tell clients to reconnect elsewhere (1001),
+  // give them a moment to close, exit 0 (PROTOCOL.md section 9).
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int signal) {
-    spdlog::info("signal {}: stopping", signal);
+  boost::asio::steady_timer drain_timer(io);
+  std::function<void(int)> wait_for_drain = [&](int ticks_left) {
+    if (shard.connection_count() == 0 || ticks_left == 0) {
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(50));
+    drain_timer.async_wait([&, ticks_left](const boost::system::error_code&) { wait_for_drain(ticks_left - 1); });
+  };
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    spdlog::info("signal {}: draining", signal);
     listener->stop();
-    io.stop();
+    shard.close_all(1001, "server draining: reconnect through preconnect");
+    wait_for_drain(60);
   });
 
   shard.start();

@@ -44,6 +44,17 @@ void SendQueue::pop_front() {
   if (count_ == 0 && capacity_ > kept_capacity) clear();
 }
 
+void SendQueue::drop_unstarted() {
+  std::uint32_t keep = front_offset_ > 0 ? 1 : 0;
+  while (count_ > keep) {
+    OutFrame& last = ring_[(head_ + count_ - 1) & (capacity_ - 1)];
+    bytes_ -= last.size();
+    last.body->release();
+    --count_;
+  }
+  if (count_ == 0) clear();
+}
+
 void SendQueue::clear() {
   for (std::uint32_t i = 0; i < count_; ++i) ring_[(head_ + i) & (capacity_ - 1)].body->release();
   std::free(ring_);

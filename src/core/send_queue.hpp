@@ -47,6 +47,9 @@ class SendQueue {
   void pop_front();
   // Drops everything queued.
   void clear();
+  // Drops everything but a partly written front frame, which must be
+  // finished for the stream to stay well-formed.
+  void drop_unstarted();
 
  private:
   void grow();

@@ -49,6 +49,13 @@ HttpRequest to_request(const http::request_parser<http::string_body>& parser) {
   return request;
 }
 
+HttpResponse json_error(int status, std::string_view code, std::string_view message) {
+  HttpResponse answer;
+  answer.status = status;
+  answer.body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" + std::string(message) + "\"}}";
+  return answer;
+}
+
 http::response<http::string_body> to_beast(const HttpResponse& answer, bool keep_alive) {
   http::response<http::string_body> response{static_cast<http::status>(answer.status), 11};
   response.set(http::field::server, "allspark");
@@ -98,15 +105,20 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(header_limit_bytes);
-      parser.body_limit(config.max_body_bytes);
+      // Content-Length is checked below so that the path and method are
+      // decided first (section 8); the limit then applies to chunked bodies.
+      parser.body_limit(boost::none);
       stream.expires_after(http_timeout);
       auto [read_error, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
       if (read_error) {
+        // (Named, not temporaries: GCC 12 destroys a temporary in a co_await twice.)
         if (read_error == http::error::header_limit) {
-          co_await reply(stream, {431, "application/json", R"({"error":{"code":"too_large","message":"request headers too large"}})", {}}, false);
+          HttpResponse refusal = json_error(431, "too_large", "request headers too large");
+          co_await reply(stream, refusal, false);
         } else if (read_error != http::error::end_of_stream && read_error != beast::error::timeout &&
                    read_error != asio::error::eof && read_error != asio::error::connection_reset) {
-          co_await reply(stream, {400, "application/json", R"({"error":{"code":"bad_field","message":"malformed HTTP request"}})", {}}, false);
+          HttpResponse refusal = json_error(400, "bad_field", "malformed HTTP request");
+          co_await reply(stream, refusal, false);
         }
         co_return;
       }
@@ -115,6 +127,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
       if (length && *length > config.max_body_bytes) {
         request.body_too_large = true;
       } else if (!parser.is_done()) {
+        parser.body_limit(config.max_body_bytes);
         auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (body_error == http::error::body_limit) {
           request.body_too_large = true;
@@ -159,14 +172,14 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     auto key = request.header("sec-websocket-key");
     auto version = request.header("sec-websocket-version");
     if (!version || *version != "13") {
-      HttpResponse refusal{426, "application/json",
-                           R"({"error":{"code":"bad_field","message":"Sec-WebSocket-Version must be 13"}})", {}};
+      HttpResponse refusal = json_error(426, "bad_field", "Sec-WebSocket-Version must be 13");
       refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
       co_await reply(stream, refusal, false);
       co_return;
     }
     if (!key || !is_valid_websocket_key(*key)) {
-      co_await reply(stream, {400, "application/json", R"({"error":{"code":"bad_field","message":"missing or malformed Sec-WebSocket-Key"}})", {}}, false);
+      HttpResponse refusal = json_error(400, "bad_field", "missing or malformed Sec-WebSocket-Key");
+      co_await reply(stream, refusal, false);
       co_return;
     }
     std::string answer =

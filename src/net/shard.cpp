@@ -190,6 +190,7 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
     return;
   }
   ++connections_;
+  all_.push_back(ws);
   router_.attach(ws->core, identity, now_ms_);
   if (!leftover.empty()) {
     std::memcpy(read_buffer_.get(), leftover.data(), leftover.size());
@@ -277,7 +278,7 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   ws.state = WsState::closing;
   ws.core.close_code = code;
   ws.closing_deadline_ms = now_ms_ + closing_grace_ms;
-  if (code == 4001) ws.core.queue.clear();  // a slow consumer's backlog is dropped
+  if (code == 4001) ws.core.queue.drop_unstarted();  // a slow consumer's backlog is dropped
   router_.send_control(ws.core, core::FrameKind::close, close_payload(code, reason));
   closing_.push_back(&ws);
   std::string().swap(ws.message);
@@ -356,6 +357,12 @@ void Shard::flush(WsConnection& ws) {
   }
 }
 
+void Shard::close_all(std::uint16_t code, std::string_view reason) {
+  now_ms_ = wall_clock_ms();
+  for (WsConnection* ws : all_) begin_close(*ws, code, reason);
+  flush_dirty();
+}
+
 void Shard::destroy(WsConnection& ws) {
   if (ws.state == WsState::dead) return;
   ws.state = WsState::dead;
@@ -364,6 +371,7 @@ void Shard::destroy(WsConnection& ws) {
   ws.fd = -1;
   --connections_;
   std::erase(closing_, &ws);
+  std::erase(all_, &ws);
   std::erase(read_again_, &ws);
   // Freed after the batch: the router's dirty list may still point at it.
   dead_.push_back(&ws);

@@ -42,6 +42,9 @@ class Shard {
   // request. Runs on the shard's thread.
   void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
 
+  // Closes every connection with `code` (1001 when the server drains).
+  void close_all(std::uint16_t code, std::string_view reason);
+
   core::Router& router() { return router_; }
   std::size_t connection_count() const { return connections_; }
 
@@ -73,6 +76,7 @@ class Shard {
   std::vector<WsConnection*> closing_;
   std::vector<WsConnection*> dead_;
   std::vector<WsConnection*> read_again_;  // stopped reading to be fair to others
+  std::vector<WsConnection*> all_;         // every live connection, for close_all
   std::int64_t now_ms_ = 0;
   std::size_t connections_ = 0;
 };

@@ -276,9 +276,29 @@ void unescape_keys(std::vector<JsonMember>& members, std::string& scratch) {
   }
 }
 
+// The message goes back to the client inside a text frame, so it must be
+// valid UTF-8 and short: a lone surrogate escape (kept as WTF-8 in the key)
+// is shown as U+FFFD, and a long key is cut at a character boundary.
 void describe_duplicate(std::string& error, std::string_view key) {
+  constexpr std::size_t max_shown = 64;
+  std::size_t shown = key.size();
+  if (shown > max_shown) {
+    shown = max_shown;
+    while (shown > 0 && (static_cast<unsigned char>(key[shown]) & 0xc0) == 0x80) --shown;
+  }
+  std::string readable;
+  for (std::size_t i = 0; i < shown; ++i) {
+    // U+D800..U+DFFF encode as ED A0..BF xx; valid UTF-8 input never holds them.
+    if (key[i] == '\xed' && i + 2 < key.size() && (static_cast<unsigned char>(key[i + 1]) & 0xe0) == 0xa0) {
+      readable += "\xef\xbf\xbd";
+      i += 2;
+    } else {
+      readable += key[i];
+    }
+  }
   error = "duplicate key ";
-  append_json_string(error, key);
+  append_json_string(error, readable);
+  if (shown < key.size()) error += "...";
 }
 
 // PROTOCOL.md section 4: a top-level key named twice is refused. Reports the

@@ -65,7 +65,18 @@ void describe_field(std::string& message, std::string_view key, std::string_view
 }  // namespace
 
 bool MessageDecoder::decode(std::string_view text, Message& out, DecodeError& error) {
-  out = Message{};
+  // Field by field: `out = Message{}` compiled to a `rep stos` that cost a
+  // sixth of a decode (measured).
+  out.type = 0;
+  out.id = {};  // not chained: a chain reads each store back (a store-forwarding stall)
+  out.dest_id = {};
+  out.dest_client_id = {};
+  out.dest_session_id = {};
+  out.src_id = {};
+  out.payload = {};
+  out.ack = false;
+  out.ephemeral = false;
+  out.forwarded = {};
   forwarded_.clear();
 
   switch (scanner_.scan(text)) {
@@ -115,7 +126,11 @@ bool MessageDecoder::decode(std::string_view text, Message& out, DecodeError& er
     if (member.kind != JsonKind::string) return fail(ErrorCode::bad_field, member.key, "must be a string");
     // The scanner validated the string: without a backslash its bytes are the value.
     std::string_view value = member.value.substr(1, member.value.size() - 2);
-    if (value.find('\\') != std::string_view::npos) json_string_value(member.value, scratch, value);
+    if (value.find('\\') != std::string_view::npos) {
+      std::string_view unescaped;  // apart from `value`, which then stays in registers
+      json_string_value(member.value, scratch, unescaped);
+      value = unescaped;
+    }
     if (!is_valid_id(value)) {
       return fail(ErrorCode::bad_id, member.key, "is not a valid id (1 to 128 bytes of [A-Za-z0-9._:@-])");
     }

@@ -288,7 +288,7 @@ TEST(Config, ServeHelpListsFlagsDefaultsAndWhatIsNotBuiltYet) {
   EXPECT_NE(help.find("one event loop for now; shards come with part 2"), std::string::npos);
   EXPECT_NE(help.find("redis:// is for the cluster, not available yet"), std::string::npos);
   // --offline-webhook, --retention, --inbox-max, --log-max wait for the inbox;
-  // --allowed-origins and --ping-interval for part 2.
+  // --ping-interval for part 2.
   std::size_t inbox_notes = 0;
   for (std::size_t at = help.find("comes with the inbox"); at != std::string::npos;
        at = help.find("comes with the inbox", at + 1)) {
@@ -300,7 +300,7 @@ TEST(Config, ServeHelpListsFlagsDefaultsAndWhatIsNotBuiltYet) {
        at = help.find("part 2", at + 1)) {
     ++part2_notes;
   }
-  EXPECT_EQ(part2_notes, 3u);  // --threads, --allowed-origins, --ping-interval
+  EXPECT_EQ(part2_notes, 2u);  // --threads, --ping-interval
 }
 
 TEST(Config, TokenFlags) {
@@ -433,6 +433,14 @@ TEST_F(ConfigSecret, CreatesAPrivateSecretOnceAndKeepsIt) {
   EXPECT_EQ(info.st_mode & 0777, 0600u);
   EXPECT_EQ(resolve_secret("", "", store(), true, error), first);
   EXPECT_EQ(resolve_secret("", "", store(), false, error), first);
+}
+
+TEST_F(ConfigSecret, AStoreFolderThatCannotBeMadeNamesTheStore) {
+  write_file("blocker", "a file where the folder should be");
+  std::string error;
+  const std::string store = "sqlite:" + (dir_ / "blocker" / "allspark.db").string();
+  EXPECT_FALSE(resolve_secret("", "", store, true, error));
+  EXPECT_EQ(error.rfind("--store: ", 0), 0u) << error;
 }
 
 TEST_F(ConfigSecret, ARedisStoreNeedsASharedSecret) {

@@ -179,3 +179,32 @@ TEST_F(RouterTest, PerSenderOrderIsKept) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SendQueue, DropUnstartedKeepsAPartlyWrittenFrontFrame) {
+  using allspark::core::Body;
+  using allspark::core::SendQueue;
+  SendQueue queue;
+  for (int i = 0; i < 3; ++i) {
+    Body* body = Body::copy_of("frame" + std::to_string(i));
+    ASSERT_TRUE(queue.push({body, nullptr, 0, FrameKind::text}, 1000));
+    body->release();
+  }
+  queue.drop_unstarted();
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.bytes(), 0u);
+
+  for (int i = 0; i < 3; ++i) {
+    Body* body = Body::copy_of("frame" + std::to_string(i));
+    ASSERT_TRUE(queue.push({body, nullptr, 0, FrameKind::text}, 1000));
+    body->release();
+  }
+  queue.set_front_offset(2);
+  queue.drop_unstarted();
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(queue.at(0).body->view(), "frame0");
+  EXPECT_EQ(queue.bytes(), 6u);
+}
+
+}  // namespace

@@ -314,6 +314,13 @@ TEST(Json, DuplicateKeysAreFoundAfterUnescaping) {
       {R"({"":1,"b":2,"":3})", R"(duplicate key "")"},
       {R"({"a":1,"b":2,"b":3,"a":4})", R"(duplicate key "b")"},  // the first repeat in text order
       {R"({"x\n":1,"x\u000a":2})", R"(duplicate key "x\n")"},
+      // The message stays valid UTF-8 (it goes back in a text frame) and short.
+      {R"({"\uD800":1,"a":2,"\ud800":3})", "duplicate key \"\xef\xbf\xbd\""},
+      {R"({"\uDFFFx\uD800\uDC00":1,"\uDFFFx\uD800\uDC00":3})", "duplicate key \"\xef\xbf\xbdx\xf0\x90\x80\x80\""},
+      {"{\"" + std::string(70, 'k') + "\":1,\"" + std::string(70, 'k') + "\":2}",
+       "duplicate key \"" + std::string(64, 'k') + "\"..."},
+      {"{\"" + std::string(63, 'k') + "\xc3\xa9\":1,\"" + std::string(63, 'k') + "\xc3\xa9\":2}",
+       "duplicate key \"" + std::string(63, 'k') + "\"..."},
   };
   JsonScanner scanner;
   for (const auto& [text, message] : duplicates) {
