@@ -17,10 +17,12 @@ struct Connection {
   void* transport = nullptr;      // the net layer's connection object
   SendQueue queue;
   std::string id;                 // connection_id, server-generated
+  std::uint64_t serial = 0;       // finds it again when a store answer comes back
   protocol::Role role = protocol::Role::node;
   std::uint16_t close_code = 0;   // a close the router asks for (4001 slow consumer)
   bool dirty = false;             // in the router's list of connections to flush
   bool attached = false;
+  bool replaying = false;         // its inbox is being sent: live frames wait (section 3)
 };
 
 }  // namespace allspark::core

@@ -16,7 +16,7 @@ Client* Directory::find_client(std::string_view client_id) const {
   return it == clients_.end() ? nullptr : const_cast<Client*>(&it->second);
 }
 
-Node& Directory::attach(Connection& connection, std::string_view node_id, std::string_view client_id) {
+Node& Directory::ensure_node(std::string_view node_id) {
   auto it = nodes_.find(node_id);
   if (it == nodes_.end()) {
     auto node = std::make_unique<Node>();
@@ -25,7 +25,11 @@ Node& Directory::attach(Connection& connection, std::string_view node_id, std::s
     node->dest_head = "{\"dest_id\":\"" + node->id + "\",";
     it = nodes_.emplace(node->id, std::move(node)).first;
   }
-  Node& node = *it->second;
+  return *it->second;
+}
+
+Node& Directory::attach(Connection& connection, std::string_view node_id, std::string_view client_id) {
+  Node& node = ensure_node(node_id);
   set_client(node, client_id);
   node.connections.push_back(&connection);
   connection.node = &node;
@@ -34,7 +38,7 @@ Node& Directory::attach(Connection& connection, std::string_view node_id, std::s
 }
 
 void Directory::set_client(Node& node, std::string_view client_id) {
-  if (node.client_id == client_id) return;
+  if (node.client_id == client_id || client_id.empty()) return;
   if (!node.client_id.empty()) {
     auto it = clients_.find(node.client_id);
     if (it != clients_.end()) {
@@ -57,7 +61,8 @@ void Directory::detach(Connection& connection) {
   std::erase(node->connections, &connection);
   // A node of a client stays known, so that the client's offline nodes can be
   // told apart from unknown ones.
-  if (node->connections.empty() && node->client_id.empty()) nodes_.erase(node->id);
+  // A node with an inbox keeps its seq, which only grows.
+  if (node->connections.empty() && node->client_id.empty() && node->last_seq == 0) nodes_.erase(node->id);
 }
 
 }  // namespace allspark::core

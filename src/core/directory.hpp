@@ -19,6 +19,10 @@ struct Node {
   std::string dest_head;                 // `{"dest_id":"<id>",`: the per-recipient head of its frames
   std::vector<Connection*> connections;  // live ones
   std::uint64_t route_mark = 0;          // de-duplicates a node within one routing
+  std::uint64_t last_seq = 0;            // inbox: the highest seq given (PROTOCOL.md section 6)
+  std::uint64_t acked_seq = 0;           // inbox: everything up to here was acknowledged
+
+  bool has_stored() const { return last_seq > acked_seq; }
 };
 
 struct Client {
@@ -35,15 +39,20 @@ class Directory {
   Node* find_node(std::string_view node_id) const;
   Client* find_client(std::string_view client_id) const;
 
+  // The node, created when it is new (a destination may have an inbox before
+  // it ever connects).
+  Node& ensure_node(std::string_view node_id);
+  // Records that a node belongs to a client (it connected with that client_id).
+  void set_client(Node& node, std::string_view client_id);
+
   // Adds a live connection to a node, creating the node and recording it
   // under its client.
   Node& attach(Connection& connection, std::string_view node_id, std::string_view client_id);
-  // Removes a live connection. A node with no connection and no client is forgotten.
+  // Removes a live connection. A node with no connection, no client and no
+  // inbox is forgotten.
   void detach(Connection& connection);
 
  private:
-  void set_client(Node& node, std::string_view client_id);
-
   std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> nodes_;
   std::unordered_map<std::string, Client, StringHash, std::equal_to<>> clients_;
 };

@@ -32,8 +32,10 @@ void append_id_field(std::string& out, std::string_view key, std::string_view id
 Router::Router(RouterConfig config) : config_(std::move(config)) {}
 
 void Router::attach(Connection& connection, const ConnectIdentity& identity, std::int64_t now_ms) {
+  connection.serial = ++next_connection_;
   connection.id = config_.connection_prefix;
-  connection.id += std::to_string(++next_connection_);
+  connection.id += std::to_string(connection.serial);
+  by_serial_.emplace(connection.serial, &connection);
   connection.role = identity.role;
   directory_.attach(connection, identity.node_id, identity.client_id);
 
@@ -54,11 +56,83 @@ void Router::attach(Connection& connection, const ConnectIdentity& identity, std
   Body* body = Body::copy_of(scratch_);
   enqueue(connection, {body, nullptr, 0, FrameKind::text});
   body->release();
+
+  // Section 3: what the node has not acknowledged comes next, before any live
+  // message; what this batch routed to it while offline is submitted first so
+  // that the replay sees it.
+  if (config_.store != nullptr && connection.node->has_stored()) {
+    end_batch();
+    auto replay = std::make_unique<Replay>();
+    replay->after_seq = connection.node->acked_seq;
+    replays_.emplace(connection.serial, std::move(replay));
+    connection.replaying = true;
+    fetch_replay_page(connection);
+  }
 }
 
 void Router::detach(Connection& connection) {
   connection.queue.clear();
+  by_serial_.erase(connection.serial);
+  replays_.erase(connection.serial);
+  connection.replaying = false;
   directory_.detach(connection);
+}
+
+Connection* Router::find(std::uint64_t serial) const {
+  auto it = by_serial_.find(serial);
+  return it == by_serial_.end() ? nullptr : it->second;
+}
+
+void Router::restore_inbox(const std::vector<store::InboxState>& states) {
+  for (const store::InboxState& state : states) {
+    Node& node = directory_.ensure_node(state.node_id);
+    node.last_seq = state.last_seq;
+    // Entries may have gaps (retention); what matters is whether any is kept.
+    node.acked_seq = state.stored > 0 ? 0 : state.last_seq;
+  }
+}
+
+void Router::fetch_replay_page(Connection& connection) {
+  Replay& replay = *replays_.at(connection.serial);
+  replay.fetching = true;
+  std::uint64_t serial = connection.serial;
+  config_.store->fetch(connection.node->id, replay.after_seq, 1000, config_.replay_page_bytes,
+                       [this, serial](std::vector<store::InboxEntry> entries, bool more) {
+                         config_.post([this, serial, entries = std::move(entries), more]() mutable {
+                           on_replay_page(serial, std::move(entries), more);
+                         });
+                       });
+}
+
+void Router::on_replay_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more) {
+  Connection* connection = find(serial);
+  auto it = replays_.find(serial);
+  if (connection == nullptr || it == replays_.end()) return;
+  Replay& replay = *it->second;
+  replay.fetching = false;
+  for (const store::InboxEntry& entry : entries) {
+    // Each exactly as first delivered (section 6); the page size keeps the
+    // queue under its limit, so a large inbox is paced, not a slow consumer.
+    Body* body = Body::copy_of(entry.frame);
+    connection->queue.push({body, nullptr, 0, FrameKind::text}, SIZE_MAX);
+    body->release();
+    replay.after_seq = entry.seq;
+  }
+  mark_dirty(*connection);
+  if (more) return;  // on_drained asks for the next page
+  // The inbox is out: the live frames that waited follow, in order.
+  connection->replaying = false;
+  while (!replay.held.empty()) {
+    enqueue(*connection, replay.held.at(0));
+    replay.held.pop_front();
+  }
+  replays_.erase(it);
+}
+
+void Router::on_drained(Connection& connection) {
+  if (!connection.replaying) return;
+  auto it = replays_.find(connection.serial);
+  if (it != replays_.end() && !it->second->fetching) fetch_replay_page(connection);
 }
 
 void Router::on_message(Connection& from, std::string_view text, std::int64_t now_ms) {
@@ -68,9 +142,13 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
     return;
   }
   const Message& m = message_;
+  if (m.type == -7) {
+    acknowledge(from, m);
+    return;
+  }
   if (m.type < 0) {
-    // Section 7: the protocol's own types this server handles come with the
-    // inbox and sessions; any other negative type is refused.
+    // Section 7: -101 comes with the delivery issue; any other negative type
+    // is not the client's to send.
     send_error(from, m.id, ErrorCode::bad_field,
                "type " + std::to_string(m.type) + " is not a message type this server accepts");
     return;
@@ -143,13 +221,88 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
                  "client \"" + std::string(m.dest_client_id) + "\" has no live connection");
     }
   }
-  // Until the inbox exists (part 2), a message for a node with no live
-  // connection cannot be kept: the sender is told, one error per node.
-  for (Node* node : offline_) {
-    send_error(from, m.id, ErrorCode::unavailable,
-               "node \"" + node->id + "\" has no live connection");
-  }
+  for (Node* node : offline_) store_for(*node, from, m, *body, now_ms);
   body->release();
+}
+
+// Section 6: a message to a node alone, for a node with no live connection,
+// goes to its inbox with the next seq; the sender hears -4 once it is stored.
+void Router::store_for(Node& node, const Connection& from, const Message& m, const Body& body, std::int64_t now_ms) {
+  if (m.ephemeral) {
+    counters_.inbox_ephemeral_dropped.add();
+    return;
+  }
+  if (config_.store == nullptr) {
+    send_error(const_cast<Connection&>(from), m.id, ErrorCode::unavailable,
+               "node \"" + node.id + "\" has no live connection");
+    return;
+  }
+  std::uint64_t seq = ++node.last_seq;
+  store::InboxEntry& entry = pending_entries_.emplace_back();
+  entry.node_id = node.id;
+  entry.seq = seq;
+  entry.stored_at_ms = now_ms;
+  entry.frame.reserve(node.dest_head.size() + 24 + body.size());
+  entry.frame = node.dest_head;
+  entry.frame += "\"seq\":";
+  append_int(entry.frame, static_cast<std::int64_t>(seq));
+  entry.frame += ',';
+  entry.frame += body.view();
+  pending_replies_.push_back({from.serial, std::string(m.id), node.id});
+}
+
+void Router::end_batch() {
+  if (pending_entries_.empty()) return;
+  std::vector<store::InboxEntry> entries;
+  entries.swap(pending_entries_);
+  auto replies = std::make_shared<std::vector<PendingReply>>();
+  replies->swap(pending_replies_);
+  config_.store->append(std::move(entries), [this, replies](bool ok) {
+    config_.post([this, replies, ok] { on_stored(*replies, ok); });
+  });
+}
+
+void Router::on_stored(const std::vector<PendingReply>& replies, bool ok) {
+  for (const PendingReply& reply : replies) {
+    if (ok) counters_.inbox_stored.add(); else counters_.inbox_store_failures.add();
+    Connection* sender = find(reply.sender);
+    if (sender == nullptr) continue;  // gone: the message is stored all the same
+    if (!ok) {
+      send_error(*sender, reply.id, ErrorCode::unavailable,
+                 "the store could not keep the message for node \"" + reply.node + "\": retry");
+      continue;
+    }
+    scratch_.assign("{\"type\":-4,");
+    if (!reply.id.empty()) {
+      append_id_field(scratch_, "id", reply.id);
+      scratch_ += ',';
+    }
+    append_id_field(scratch_, "src_id", reply.node);
+    scratch_ += '}';
+    Body* body = Body::copy_of(scratch_);
+    enqueue(*sender, {body, nullptr, 0, FrameKind::text});
+    body->release();
+  }
+}
+
+// Section 6: {"type": -7, "seq": N} removes everything up to N from the
+// node's inbox. A seq beyond the newest acknowledges everything.
+void Router::acknowledge(Connection& from, const Message& m) {
+  if (!m.dest_session_id.empty()) {
+    send_error(from, m.id, ErrorCode::unknown_session,
+               "session \"" + std::string(m.dest_session_id) + "\" does not exist");
+    return;
+  }
+  auto seq = m.seq.empty() ? std::nullopt : protocol::json_integer(m.seq);
+  if (!seq || *seq < 0) {
+    send_error(from, m.id, ErrorCode::bad_field, "an ack (type -7) needs \"seq\": a non-negative integer");
+    return;
+  }
+  Node& node = *from.node;
+  std::uint64_t up_to = std::min<std::uint64_t>(static_cast<std::uint64_t>(*seq), node.last_seq);
+  if (up_to <= node.acked_seq) return;
+  node.acked_seq = up_to;
+  if (config_.store != nullptr) config_.store->ack(node.id, up_to);
 }
 
 void Router::deliver(Node& node, const Connection& from, Body* body) {
@@ -186,7 +339,8 @@ void Router::send_control(Connection& connection, FrameKind kind, std::string_vi
 
 void Router::enqueue(Connection& to, const OutFrame& frame) {
   if (to.close_code != 0) return;
-  if (!to.queue.push(frame, config_.max_queue_bytes)) {
+  SendQueue& queue = to.replaying ? replays_.at(to.serial)->held : to.queue;
+  if (!queue.push(frame, config_.max_queue_bytes)) {
     // Section 8: a slow consumer is closed with 4001, never allowed to grow
     // memory without bound.
     counters_.slow_consumers.add();

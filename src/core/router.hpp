@@ -5,7 +5,10 @@
 // layer feeds it complete text messages and flushes the connections it marks
 // dirty.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "core/directory.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/message.hpp"
+#include "store/store.hpp"
 
 namespace allspark::core {
 
@@ -22,6 +26,10 @@ struct RouterConfig {
   std::string server_id;
   std::string connection_prefix;           // makes connection ids unique across restarts
   std::size_t max_queue_bytes = 8u << 20;  // past this a connection is a slow consumer (4001)
+  store::Store* store = nullptr;           // null: nothing is kept (offline is "unavailable")
+  // Runs a store callback on the router's own thread (the shard posts it).
+  std::function<void(std::function<void()>)> post;
+  std::size_t replay_page_bytes = 256 * 1024;  // an inbox is replayed in pages of this size
 };
 
 struct ConnectIdentity {
@@ -36,6 +44,9 @@ struct RouterCounters {
   Counter frames_out;
   Counter slow_consumers;
   Counter errors[static_cast<int>(protocol::ErrorCode::unavailable) + 1];  // by code
+  Counter inbox_stored;            // kept for an offline node, answered -4
+  Counter inbox_ephemeral_dropped; // offline and ephemeral: not kept, by design
+  Counter inbox_store_failures;    // the store failed: the sender got "unavailable"
 };
 
 class Router {
@@ -51,8 +62,16 @@ class Router {
   // One complete text message (valid UTF-8) from `from`.
   void on_message(Connection& from, std::string_view text, std::int64_t now_ms);
 
-  // Queues a control frame (pong, close) on a connection.
+  // Queues a control frame (ping, pong, close) on a connection.
   void send_control(Connection& connection, FrameKind kind, std::string_view payload);
+
+  // At start-up: every node's inbox seq as the store kept it.
+  void restore_inbox(const std::vector<store::InboxState>& states);
+  // End of a read batch: what was routed to offline nodes goes to the store
+  // in one call.
+  void end_batch();
+  // The connection's send queue drained: a paced inbox replay continues.
+  void on_drained(Connection& connection);
 
   // Connections with frames to write or a close to perform since the last
   // clear_dirty(). Entries may have been detached meanwhile (attached false).
@@ -67,6 +86,17 @@ class Router {
   // Queues `body` (with the node's head) on every live connection of `node` but `from`.
   void deliver(Node& node, const Connection& from, Body* body);
   void send_error(Connection& to, std::string_view id, protocol::ErrorCode code, std::string_view text);
+  void store_for(Node& node, const Connection& from, const protocol::Message& m, const Body& body, std::int64_t now_ms);
+  struct PendingReply {
+    std::uint64_t sender;  // connection serial
+    std::string id;        // the message id, if any
+    std::string node;      // the offline recipient
+  };
+  void on_stored(const std::vector<PendingReply>& replies, bool ok);
+  void acknowledge(Connection& from, const protocol::Message& m);
+  void fetch_replay_page(Connection& connection);
+  void on_replay_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
+  Connection* find(std::uint64_t serial) const;
   void enqueue(Connection& to, const OutFrame& frame);
   void mark_dirty(Connection& connection);
 
@@ -78,6 +108,17 @@ class Router {
   std::string scratch_;  // the body being serialised
   std::vector<Connection*> dirty_;
   std::vector<Node*> offline_;
+  struct Replay {
+    std::uint64_t after_seq = 0;
+    SendQueue held;  // live frames that arrived during the replay
+    bool fetching = false;
+  };
+  std::unordered_map<std::uint64_t, Connection*> by_serial_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;
+  // Routed to offline nodes in this batch: the entries, and for each the
+  // sender and the -4 (or error) it gets once the store answers.
+  std::vector<store::InboxEntry> pending_entries_;
+  std::vector<PendingReply> pending_replies_;
   std::uint64_t route_mark_ = 0;
   std::uint64_t next_connection_ = 0;
   RouterCounters counters_;

@@ -117,9 +117,23 @@ struct ShardFrameHandler {
   }
 };
 
+namespace {
+// Store answers come back on the store's thread: they run on the shard's
+// thread, followed by a flush of what they queued.
+ShardConfig with_post(ShardConfig config, Shard* shard, boost::asio::io_context& io) {
+  config.router.post = [shard, &io](std::function<void()> work) {
+    boost::asio::post(io, [shard, work = std::move(work)] {
+      work();
+      shard->flush_pending();
+    });
+  };
+  return config;
+}
+}  // namespace
+
 Shard::Shard(boost::asio::io_context& io, ShardConfig config)
     : io_(io),
-      config_(std::move(config)),
+      config_(with_post(std::move(config), this, io)),
       router_(config_.router),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
       epoll_watch_(io),
@@ -319,7 +333,13 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   std::string().swap(ws.message);
 }
 
+void Shard::flush_pending() {
+  now_ms_ = wall_clock_ms();
+  flush_dirty();
+}
+
 void Shard::flush_dirty() {
+  router_.end_batch();
   // Index loop: closing a connection may queue a close frame while we walk.
   for (std::size_t i = 0; i < router_.dirty().size(); ++i) {
     auto* ws = static_cast<WsConnection*>(router_.dirty()[i]->transport);
@@ -382,6 +402,8 @@ void Shard::flush(WsConnection& ws) {
     }
     if (static_cast<std::size_t>(written) < total) return;  // the socket is full
   }
+  // A paced inbox replay asks for its next page once the last one is written.
+  if (ws.core.replaying) router_.on_drained(ws.core);
   if (ws.state == WsState::closing && !ws.shut_down) {
     // Our close frame is out (it is always the last frame queued).
     ws.shut_down = true;

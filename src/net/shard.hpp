@@ -53,6 +53,10 @@ class Shard {
   // request. Runs on the shard's thread.
   void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
 
+  // Runs the end of a batch for work that did not come from a read: store
+  // answers, timers.
+  void flush_pending();
+
   // Closes every connection with `code` (1001 when the server drains).
   void close_all(std::uint16_t code, std::string_view reason);
 

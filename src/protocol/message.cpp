@@ -74,6 +74,7 @@ bool MessageDecoder::decode(std::string_view text, Message& out, DecodeError& er
   out.dest_session_id = {};
   out.src_id = {};
   out.payload = {};
+  out.seq = {};
   out.ack = false;
   out.ephemeral = false;
   out.forwarded = {};
@@ -164,6 +165,7 @@ bool MessageDecoder::decode(std::string_view text, Message& out, DecodeError& er
       case Field::ack: read_bool(member, out.ack); break;
       case Field::ephemeral: read_bool(member, out.ephemeral); break;
       case Field::payload: out.payload = member.value; break;
+      case Field::seq: out.seq = member.value; break;
       default: break;
     }
     if (!set_by_server(field)) forwarded_.push_back(member.member);

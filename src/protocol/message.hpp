@@ -23,6 +23,7 @@ struct Message {
   bool ack = false;                    // requires id; not with ephemeral
   bool ephemeral = false;
   std::string_view payload;            // raw JSON of "payload", empty when absent
+  std::string_view seq;                // raw JSON of "seq" (read by acks, -7), empty when absent; never forwarded
   // Raw `"key":value` text of every top-level member to forward, in order,
   // that is every member except those the server sets: dest_id, src_id,
   // src_client_id, timestamp, seq, session_seq.

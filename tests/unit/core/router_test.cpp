@@ -17,9 +17,17 @@ namespace {
 
 constexpr std::int64_t now = 1'700'000'000'000;
 
+RouterConfig config(std::size_t max_queue_bytes = 1u << 20) {
+  RouterConfig c;
+  c.server_id = "srv1";
+  c.connection_prefix = "p-";
+  c.max_queue_bytes = max_queue_bytes;
+  return c;
+}
+
 class RouterTest : public ::testing::Test {
  protected:
-  Router router{RouterConfig{"srv1", "p-", 1u << 20}};
+  Router router{config()};
   std::vector<std::unique_ptr<Connection>> connections;
 
   Connection& connect(std::string node, std::string client = "", Role role = Role::node) {
@@ -146,7 +154,7 @@ TEST_F(RouterTest, DecodeErrorsAnswerTheSenderOnly) {
 }
 
 TEST_F(RouterTest, ASlowConsumerIsMarkedForClosingAndOthersStillReceive) {
-  Router small{RouterConfig{"srv1", "p-", 4096}};
+  Router small{config(4096)};
   Connection sender, slow, fast;
   small.attach(sender, {"s", "", Role::node}, now);
   small.attach(slow, {"r", "room", Role::node}, now);
