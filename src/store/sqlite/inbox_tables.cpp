@@ -1,0 +1,126 @@
+#include "store/sqlite/inbox_tables.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+namespace allspark::store::sqlite {
+
+namespace {
+
+constexpr auto max_sql_int = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
+// SQLite integers are signed 64-bit. A seq past 2^63 never happens in
+// practice, but clamping keeps "after UINT64_MAX" meaning "nothing" and
+// "ack up to UINT64_MAX" meaning "everything" instead of wrapping negative.
+std::int64_t to_sql(std::uint64_t value) {
+  return static_cast<std::int64_t>(value < max_sql_int ? value : max_sql_int);
+}
+
+}  // namespace
+
+bool InboxTables::open(Database db, std::string& error) {
+  db_ = std::move(db);
+  const std::pair<Statement*, const char*> statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},  // the only writer: take the lock up front
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&insert_entry_, "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES (?1, ?2, ?3, ?4)"},
+      {&raise_last_seq_,
+       "INSERT INTO node (node_id, last_seq) VALUES (?1, ?2) "
+       "ON CONFLICT (node_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)"},
+      {&delete_up_to_, "DELETE FROM inbox WHERE node_id = ?1 AND seq <= ?2"},
+      {&select_after_,
+       "SELECT seq, stored_at_ms, frame FROM inbox WHERE node_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
+      {&select_states_,
+       "SELECT n.node_id, n.last_seq, (SELECT count(*) FROM inbox AS i WHERE i.node_id = n.node_id) "
+       "FROM node AS n"},
+  };
+  for (const auto& [statement, sql] : statements) {
+    *statement = db_.prepare(sql, error);
+    if (!statement->valid()) return false;
+  }
+  return true;
+}
+
+void InboxTables::rollback() {
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) roll back by themselves;
+  // a ROLLBACK then would only add an error.
+  if (db_.in_transaction()) rollback_.run();
+}
+
+bool InboxTables::append(const std::vector<InboxEntry>& entries, std::uint64_t& written) {
+  // One last_seq update per run of entries for the same node (the usual
+  // call carries one node's messages), not one per row.
+  std::size_t run_start = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const InboxEntry& entry = entries[i];
+    insert_entry_.bind(1, entry.node_id);
+    insert_entry_.bind(2, to_sql(entry.seq));
+    insert_entry_.bind(3, entry.stored_at_ms);
+    insert_entry_.bind(4, entry.frame);
+    if (!insert_entry_.run()) return false;
+    ++written;
+
+    const bool run_ends = i + 1 == entries.size() || entries[i + 1].node_id != entry.node_id;
+    if (!run_ends) continue;
+    std::uint64_t run_max = 0;
+    for (std::size_t j = run_start; j <= i; ++j) run_max = std::max(run_max, entries[j].seq);
+    raise_last_seq_.bind(1, entry.node_id);
+    raise_last_seq_.bind(2, to_sql(run_max));
+    if (!raise_last_seq_.run()) return false;
+    run_start = i + 1;
+  }
+  return true;
+}
+
+bool InboxTables::ack(std::string_view node_id, std::uint64_t up_to_seq, std::uint64_t& removed) {
+  delete_up_to_.bind(1, node_id);
+  delete_up_to_.bind(2, to_sql(up_to_seq));
+  if (!delete_up_to_.run()) return false;
+  removed += static_cast<std::uint64_t>(db_.changes());
+  return true;
+}
+
+bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std::size_t max_entries,
+                        std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more) {
+  entries.clear();
+  more = false;
+  // One row past the limit tells whether entries were left out.
+  const std::int64_t limit = max_entries < max_sql_int ? static_cast<std::int64_t>(max_entries) + 1 : -1;
+  ResetOnExit reset{select_after_};
+  select_after_.bind(1, node_id);
+  select_after_.bind(2, to_sql(after_seq));
+  select_after_.bind(3, limit);
+  std::size_t bytes = 0;
+  for (;;) {
+    const int rc = select_after_.step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    const std::string_view frame = select_after_.column_text(2);
+    // The byte budget never leaves an answer empty: a frame larger than the
+    // budget still goes alone, or the node could never get past it.
+    if (entries.size() == max_entries || (!entries.empty() && bytes + frame.size() > max_bytes)) {
+      more = true;
+      return true;
+    }
+    bytes += frame.size();
+    entries.push_back(InboxEntry{node_id, static_cast<std::uint64_t>(select_after_.column_int(0)),
+                                 select_after_.column_int(1), std::string(frame)});
+  }
+}
+
+bool InboxTables::load_states(std::vector<InboxState>& states) {
+  states.clear();
+  ResetOnExit reset{select_states_};
+  for (;;) {
+    const int rc = select_states_.step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    states.push_back(InboxState{std::string(select_states_.column_text(0)),
+                                static_cast<std::uint64_t>(select_states_.column_int(1)),
+                                static_cast<std::uint64_t>(select_states_.column_int(2))});
+  }
+}
+
+}  // namespace allspark::store::sqlite

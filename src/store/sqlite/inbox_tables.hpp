@@ -1,0 +1,51 @@
+#pragma once
+// The inbox tables (schema.cpp) behind prepared statements: what one
+// transaction of the store's thread does, step by step. Owned by the store's
+// thread; no locking here.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/sqlite/database.hpp"
+#include "store/store.hpp"
+
+namespace allspark::store::sqlite {
+
+class InboxTables {
+ public:
+  // Takes a connection already at schema_version (prepare_schema) and
+  // prepares every statement once. False and `error` when one fails.
+  bool open(Database db, std::string& error);
+
+  bool begin() { return begin_.run(); }
+  bool commit() { return commit_.run(); }
+  // Ends a failed transaction, if SQLite has not already rolled it back.
+  void rollback();
+
+  // Inserts the entries and raises each node's last_seq; `written` counts rows.
+  bool append(const std::vector<InboxEntry>& entries, std::uint64_t& written);
+  // Removes a node's entries up to `up_to_seq`; `removed` counts rows.
+  bool ack(std::string_view node_id, std::uint64_t up_to_seq, std::uint64_t& removed);
+  // Store::fetch's limits; `entries` is cleared first.
+  bool fetch(const std::string& node_id, std::uint64_t after_seq, std::size_t max_entries,
+             std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more);
+  // Every node with a last_seq, with its count of stored entries.
+  bool load_states(std::vector<InboxState>& states);
+
+  std::string last_error() const { return db_.last_error(); }
+
+ private:
+  Database db_;
+  Statement begin_;
+  Statement commit_;
+  Statement rollback_;
+  Statement insert_entry_;
+  Statement raise_last_seq_;
+  Statement delete_up_to_;
+  Statement select_after_;
+  Statement select_states_;
+};
+
+}  // namespace allspark::store::sqlite

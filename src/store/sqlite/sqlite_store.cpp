@@ -1,0 +1,275 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/inbox_tables.hpp"
+#include "store/sqlite/schema.hpp"
+
+namespace allspark::store {
+
+namespace {
+
+using sqlite::InboxTables;
+
+// What callers queue for the store's thread. Results are kept in the
+// operation until the transaction is committed, then handed to `done`.
+struct AppendOp {
+  std::vector<InboxEntry> entries;
+  std::function<void(bool ok)> done;
+};
+struct AckOp {
+  std::string node_id;
+  std::uint64_t up_to_seq = 0;
+};
+struct FetchOp {
+  std::string node_id;
+  std::uint64_t after_seq = 0;
+  std::size_t max_entries = 0;
+  std::size_t max_bytes = 0;
+  std::function<void(std::vector<InboxEntry> entries, bool more)> done;
+  std::vector<InboxEntry> entries;
+  bool more = false;
+};
+struct LoadOp {
+  std::promise<std::vector<InboxState>> done;
+  std::vector<InboxState> states;
+};
+struct FlushOp {
+  std::promise<void> done;
+};
+using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp>;
+
+// Threads: callers (shards, start-up, shutdown) only touch the queue under
+// mutex_; everything else, the connection included, belongs to thread_.
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(InboxTables tables) : tables_(std::move(tables)), thread_([this] { run(); }) {}
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Commits everything queued, runs its callbacks, then stops the thread.
+  ~SqliteStore() override {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  std::vector<InboxState> load_inbox_states() override {
+    LoadOp op;
+    auto result = op.done.get_future();
+    push(std::move(op));
+    return result.get();  // throws when the store cannot be read
+  }
+
+  void append(std::vector<InboxEntry> entries, std::function<void(bool ok)> done) override {
+    push(AppendOp{std::move(entries), std::move(done)});
+  }
+
+  void ack(std::string node_id, std::uint64_t up_to_seq) override {
+    push(AckOp{std::move(node_id), up_to_seq});
+  }
+
+  void fetch(std::string node_id, std::uint64_t after_seq, std::size_t max_entries, std::size_t max_bytes,
+             std::function<void(std::vector<InboxEntry> entries, bool more)> done) override {
+    push(FetchOp{std::move(node_id), after_seq, max_entries, max_bytes, std::move(done), {}, false});
+  }
+
+  // Must not be called from a callback: it would wait for its own thread.
+  void flush() override {
+    FlushOp op;
+    auto committed = op.done.get_future();
+    push(std::move(op));
+    committed.wait();
+  }
+
+  StoreStats stats() const override {
+    constexpr auto relaxed = std::memory_order_relaxed;
+    return StoreStats{entries_written_.load(relaxed), entries_acked_.load(relaxed), transactions_.load(relaxed),
+                      queue_depth_.load(relaxed),     last_commit_us_.load(relaxed), total_commit_us_.load(relaxed),
+                      failures_.load(relaxed)};
+  }
+
+ private:
+  void push(Operation op) {
+    bool was_empty = false;
+    {
+      const std::lock_guard lock(mutex_);
+      was_empty = queue_.empty();
+      queue_.push_back(std::move(op));
+      queue_depth_.store(queue_.size(), std::memory_order_relaxed);
+    }
+    // The thread only sleeps on an empty queue: one wake-up per batch, not
+    // one per call.
+    if (was_empty) wake_.notify_one();
+  }
+
+  void run() {
+    std::vector<Operation> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+        if (queue_.empty()) return;  // stopping, and everything is done
+        // Everything queued goes into one transaction: the commit, not the
+        // row, is what costs (DESIGN.md: 4-7 us per row at 256 per commit).
+        batch.swap(queue_);
+        queue_depth_.store(0, std::memory_order_relaxed);
+      }
+      process(batch);
+      batch.clear();  // keeps its capacity for the next swap
+    }
+  }
+
+  void process(std::vector<Operation>& batch) {
+    std::size_t appends = 0;
+    std::size_t others = 0;  // acks, fetches, loads
+    for (const Operation& op : batch) {
+      if (std::holds_alternative<AppendOp>(op)) {
+        ++appends;
+      } else if (!std::holds_alternative<FlushOp>(op)) {
+        ++others;
+      }
+    }
+    bool appends_ok = true;
+    bool others_ok = true;
+    if (appends + others > 0 && !transact(batch, true)) {
+      // Every append of the failed transaction fails. Acks and reads run
+      // again without them, so no fetch ever shows a row that was rolled
+      // back and a disk that recovers loses no ack.
+      appends_ok = appends == 0;
+      others_ok = others == 0 || transact(batch, false);
+      failures_.fetch_add((appends_ok ? 0 : appends) + (others_ok ? 0 : others), std::memory_order_relaxed);
+    }
+    finish(batch, appends_ok, others_ok);
+  }
+
+  // One transaction over the batch, in call order. On failure everything is
+  // rolled back and false returned; stats count committed work only.
+  bool transact(std::vector<Operation>& batch, bool with_appends) {
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t written = 0;
+    std::uint64_t removed = 0;
+    bool ok = tables_.begin();
+    for (std::size_t i = 0; ok && i < batch.size(); ++i) {
+      ok = std::visit(
+          [&](auto& op) {
+            using Op = std::decay_t<decltype(op)>;
+            if constexpr (std::is_same_v<Op, AppendOp>) {
+              return !with_appends || tables_.append(op.entries, written);
+            } else if constexpr (std::is_same_v<Op, AckOp>) {
+              return tables_.ack(op.node_id, op.up_to_seq, removed);
+            } else if constexpr (std::is_same_v<Op, FetchOp>) {
+              return tables_.fetch(op.node_id, op.after_seq, op.max_entries, op.max_bytes, op.entries, op.more);
+            } else if constexpr (std::is_same_v<Op, LoadOp>) {
+              return tables_.load_states(op.states);
+            } else {
+              return true;  // a flush only waits for the commit
+            }
+          },
+          batch[i]);
+    }
+    if (ok) ok = tables_.commit();
+    if (!ok) {
+      last_error_ = tables_.last_error();
+      tables_.rollback();
+      return false;
+    }
+    const auto us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+    entries_written_.fetch_add(written, std::memory_order_relaxed);
+    entries_acked_.fetch_add(removed, std::memory_order_relaxed);
+    transactions_.fetch_add(1, std::memory_order_relaxed);
+    last_commit_us_.store(us, std::memory_order_relaxed);
+    total_commit_us_.fetch_add(us, std::memory_order_relaxed);
+    return true;
+  }
+
+  // Callbacks run after the commit, on this thread, in call order.
+  void finish(std::vector<Operation>& batch, bool appends_ok, bool others_ok) {
+    for (Operation& operation : batch) {
+      std::visit(
+          [&](auto& op) {
+            using Op = std::decay_t<decltype(op)>;
+            if constexpr (std::is_same_v<Op, AppendOp>) {
+              if (op.done) op.done(appends_ok);
+            } else if constexpr (std::is_same_v<Op, FetchOp>) {
+              if (!others_ok) {
+                op.entries.clear();
+                op.more = false;
+              }
+              if (op.done) op.done(std::move(op.entries), op.more);
+            } else if constexpr (std::is_same_v<Op, LoadOp>) {
+              if (others_ok) {
+                op.done.set_value(std::move(op.states));
+              } else {
+                // Start-up must not go on with seqs it could not read: they
+                // would be given again.
+                op.done.set_exception(std::make_exception_ptr(
+                    std::runtime_error("sqlite store: cannot load inbox states: " + last_error_)));
+              }
+            } else if constexpr (std::is_same_v<Op, FlushOp>) {
+              op.done.set_value();
+            }
+          },
+          operation);
+    }
+  }
+
+  InboxTables tables_;
+  std::string last_error_;  // of the latest failed transaction (store thread)
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Operation> queue_;  // guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
+
+  std::atomic<std::uint64_t> entries_written_{0};
+  std::atomic<std::uint64_t> entries_acked_{0};
+  std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> queue_depth_{0};
+  std::atomic<std::uint64_t> last_commit_us_{0};
+  std::atomic<std::uint64_t> total_commit_us_{0};
+  std::atomic<std::uint64_t> failures_{0};
+
+  std::thread thread_;  // last: starts once every member above exists
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& error) {
+  auto fail = [&](const std::string& reason) {
+    error = "sqlite store " + path + ": " + reason;
+    return nullptr;
+  };
+  if (path.empty()) return fail("empty path");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return fail("cannot create folder " + parent.string() + ": " + ec.message());
+  }
+  std::string reason;
+  sqlite::Database db;
+  if (!db.open(path, reason) || !sqlite::prepare_schema(db, reason)) return fail(reason);
+  InboxTables tables;
+  if (!tables.open(std::move(db), reason)) return fail(reason);
+  return std::make_unique<SqliteStore>(std::move(tables));
+}
+
+}  // namespace allspark::store
