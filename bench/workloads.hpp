@@ -1,0 +1,11 @@
+#pragma once
+// One entry point per workload (one file each: workload_<name>.cpp). Each
+// reads its own flags after the common ones and returns the exit status.
+#include "options.hpp"
+
+namespace allspark::bench {
+
+int run_pairs(ArgReader& args, const CommonOptions& options);
+int run_fanout(ArgReader& args, const CommonOptions& options);
+
+}  // namespace allspark::bench
