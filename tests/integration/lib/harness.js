@@ -12,9 +12,13 @@ const assert = require('node:assert/strict');
 const WebSocket = require('ws');
 const { build_frame, raw_upgrade, send_junk } = require('./raw_socket');
 
+// Whatever a test file leaves behind (a server it did not stop, its folder)
+// goes when the file's process exits.
 const live_children = new Set();
+const owned_dirs = new Set();
 process.on('exit', () => {
   for (const child of live_children) child.kill('SIGKILL');
+  for (const dir of owned_dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function allspark_bin() {
@@ -31,7 +35,9 @@ function uid(prefix = 'n') {
 }
 
 function make_tmp_dir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'allspark-itest-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'allspark-itest-'));
+  owned_dirs.add(dir);
+  return dir;
 }
 
 // The environment of a child: ours without ALLSPARK_SECRET, plus `extra`.
