@@ -22,6 +22,7 @@
 #include "net/listener.hpp"
 #include "net/shard.hpp"
 #include "protocol/ids.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace allspark::app {
 
@@ -120,7 +121,15 @@ int run_server(const ServeConfig& config) {
   }
 
   boost::asio::io_context io(1);
+  // Declared after the io_context: destroyed (flushed, its thread joined)
+  // before it, while store answers can still be posted to it.
+  std::unique_ptr<store::Store> store = store::open_sqlite_store(config.store.substr(std::string("sqlite:").size()), error);
+  if (!store) {
+    std::fprintf(stderr, "allspark: --store: %s\n", error.c_str());
+    return 2;
+  }
   net::ShardConfig shard_config;
+  shard_config.router.store = store.get();
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
   shard_config.max_message_bytes = config.max_message_bytes;
@@ -128,6 +137,8 @@ int run_server(const ServeConfig& config) {
   // A slow consumer may fall this far behind before it is closed (4001).
   shard_config.router.max_queue_bytes = std::max<std::size_t>(8u << 20, 4 * config.max_message_bytes);
   net::Shard shard(io, shard_config);
+  // Per-node seq and "has stored messages" live in memory: a connect touches no disk.
+  shard.router().restore_inbox(store->load_inbox_states());
 
   api::ApiConfig api_config;
   api_config.secret = *secret;
@@ -153,6 +164,16 @@ int run_server(const ServeConfig& config) {
     m.frames_out = rc.frames_out.get();
     m.slow_consumers = rc.slow_consumers.get();
     for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] = rc.errors[i].get();
+    m.inbox_stored = rc.inbox_stored.get();
+    m.inbox_dropped = rc.inbox_ephemeral_dropped.get();
+    m.inbox_store_failures = rc.inbox_store_failures.get();
+    store::StoreStats ss = store->stats();
+    m.store_entries_written = ss.entries_written;
+    m.store_entries_acked = ss.entries_acked;
+    m.store_transactions = ss.transactions;
+    m.store_queue_depth = ss.queue_depth;
+    m.store_last_commit_us = ss.last_commit_us;
+    m.store_total_commit_us = ss.total_commit_us;
     m.draining = draining;
     return api::format_metrics(m);
   };
@@ -221,6 +242,8 @@ int run_server(const ServeConfig& config) {
               static_cast<unsigned>(port), server_id->c_str());
   std::fflush(stdout);
   io.run();
+  // Nothing stored is lost on the way out (section 9).
+  store->flush();
   return 0;
 }
 

@@ -204,7 +204,9 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
     }
   };
   if (!m.dest_id.empty()) {
-    if (Node* node = directory_.find_node(m.dest_id)) {
+    // With a store, any node may have an inbox, also one that never connected.
+    Node* node = config_.store != nullptr ? &directory_.ensure_node(m.dest_id) : directory_.find_node(m.dest_id);
+    if (node != nullptr) {
       visit(*node);
     } else {
       any_recipient = true;
