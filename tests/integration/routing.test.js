@@ -222,23 +222,6 @@ test('messages from two senders to one node keep each sender\'s order', T, async
   for (const x of [a, b, c]) await x.close();
 });
 
-test('a dest_id with no live connection gets -6 unavailable echoing the id', T, async () => {
-  // Part 1 of the server has no inbox yet; with the inbox (section 6) this
-  // becomes a -4 once the message is stored.
-  const a = await conn({ node: h.uid('a') });
-  const absent = h.uid('absent');
-  await a.send({ dest_id: absent, id: 'to-nobody', payload: 'hello?' });
-  h.assert_error_frame(await a.next(), 'unavailable', 'to-nobody');
-  await a.expect_nothing(200);
-  // A node that was connected and left is absent too.
-  const gone = await conn({ node: h.uid('gone') });
-  await gone.close();
-  await a.send({ dest_id: gone.node, id: 'to-gone' });
-  h.assert_error_frame(await a.next(), 'unavailable', 'to-gone');
-  await h.assert_traffic_flows(server);
-  await a.close();
-});
-
 test('dest_session_id naming no session gets -6 unknown_session', T, async () => {
   const a = await conn({ node: h.uid('a') });
   const b = await conn({ node: h.uid('b') });
