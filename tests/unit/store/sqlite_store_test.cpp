@@ -319,7 +319,13 @@ TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
   // together and runs as one transaction.
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  store->append({entry_for("a", 3)}, [released](bool) { released.wait(); });
+  std::promise<void> entered;
+  store->append({entry_for("a", 3)}, [released, &entered](bool) {
+    entered.set_value();
+    released.wait();
+  });
+  // Only once a3's transaction is done may the rest be queued behind it.
+  entered.get_future().wait();
   std::vector<bool> results;
   Fetched fetched;
   store->append({entry_for("a", 4)}, [&](bool ok) { results.push_back(ok); });
