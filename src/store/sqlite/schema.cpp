@@ -30,6 +30,11 @@ constexpr std::array<const char*, schema_version> migrations = {
         frame        TEXT NOT NULL,
         PRIMARY KEY (node_id, seq)
       ) WITHOUT ROWID;
+      CREATE TABLE client_node (
+        client_id TEXT NOT NULL,
+        node_id   TEXT NOT NULL,
+        PRIMARY KEY (client_id, node_id)
+      ) WITHOUT ROWID;
     )sql",
 };
 
