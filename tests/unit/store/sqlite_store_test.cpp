@@ -317,9 +317,14 @@ TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
 
   // Hold the store's thread in a callback so that what follows is queued
   // together and runs as one transaction.
+  std::promise<void> holding;
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  store->append({entry_for("a", 3)}, [released](bool) { released.wait(); });
+  store->append({entry_for("a", 3)}, [&holding, released](bool) {
+    holding.set_value();
+    released.wait();
+  });
+  holding.get_future().wait();  // its transaction is over; the thread waits
   std::vector<bool> results;
   Fetched fetched;
   store->append({entry_for("a", 4)}, [&](bool ok) { results.push_back(ok); });
