@@ -448,7 +448,7 @@ TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
   }
   close(fds[1]);
 
-  constexpr std::size_t kill_after = 3000;
+  constexpr std::size_t kill_after = 3050;  // mid-batch: while callbacks of a commit run
   std::vector<std::uint64_t> acknowledged;
   bool killed = false;
   for (;;) {
