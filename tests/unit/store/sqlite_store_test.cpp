@@ -172,7 +172,8 @@ TEST_F(SqliteStoreTest, CallbacksRunInCallOrderAcrossThreads) {
       const std::lock_guard lock(call_mutex);
       const std::string id = node + "/" + std::to_string(seq);
       calls.push_back("append " + id);
-      store->append({entry_for(node, seq)}, [&, id](bool ok) { completions.push_back((ok ? "append " : "FAILED ") + id); });
+      store->append({entry_for(node, seq)},
+                    [&, id](bool ok) { completions.push_back((ok ? "append " : "FAILED ") + id); });
       if (seq % 10 == 0) {
         // Sees the append called just before, and the ack before that.
         calls.push_back("fetch " + id);
@@ -294,7 +295,9 @@ TEST_F(SqliteStoreTest, FlushWaitsForEverythingCalledBefore) {
 
   // The destructor flushes too: callbacks ran and rows are there afterwards.
   done = 0;
-  for (std::uint64_t seq = 1001; seq <= 1100; ++seq) store->append({entry_for("one", seq)}, [&](bool ok) { done += ok; });
+  for (std::uint64_t seq = 1001; seq <= 1100; ++seq) {
+    store->append({entry_for("one", seq)}, [&](bool ok) { done += ok; });
+  }
   store.reset();
   EXPECT_EQ(done.load(), 100);
   reopen();
