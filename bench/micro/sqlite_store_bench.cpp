@@ -44,7 +44,8 @@ class BenchFolder {
 std::string frame_for(const std::string& node, std::uint64_t seq) {
   return R"({"type":1,"id":"m-)" + std::to_string(seq) + R"(","src_id":"sender-node-0001","dest_id":")" + node +
          R"(","seq":)" + std::to_string(seq) +
-         R"(,"payload":{"text":"The quick brown fox jumps over the lazy dog, then checks its inbox.","at":1700000000000}})";
+         R"(,"payload":{"text":"The quick brown fox jumps over the lazy dog, then checks its inbox.",)"
+         R"("at":1700000000000}})";
 }
 
 struct Nodes {
@@ -91,8 +92,8 @@ void report(benchmark::State& state, const Store& store, std::int64_t rows) {
   const auto stats = store.stats();
   if (stats.failures != 0) state.SkipWithError("store failures");
   state.SetItemsProcessed(rows);
-  state.counters["rows_per_txn"] =
-      stats.transactions == 0 ? 0.0 : static_cast<double>(stats.entries_written) / static_cast<double>(stats.transactions);
+  const double transactions = static_cast<double>(stats.transactions);
+  state.counters["rows_per_txn"] = transactions == 0 ? 0.0 : static_cast<double>(stats.entries_written) / transactions;
   // Microseconds of wall time per row appended and acknowledged.
   state.counters["us_per_row"] = benchmark::Counter(static_cast<double>(rows) / 1e6,
                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
