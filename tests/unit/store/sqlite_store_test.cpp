@@ -505,3 +505,22 @@ TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
 }
 
 }  // namespace
+
+namespace allspark::store {
+namespace {
+
+TEST_F(SqliteStoreTest, ClientMembershipsAreKeptOnceAndSurviveAReopen) {
+  store->remember_client_node("alice", "phone");
+  store->remember_client_node("alice", "laptop");
+  store->remember_client_node("alice", "phone");  // again: kept once
+  store->remember_client_node("bob", "tablet");
+  store->flush();
+  reopen();
+  auto members = store->load_client_nodes();
+  std::sort(members.begin(), members.end());
+  EXPECT_EQ(members, (std::vector<std::pair<std::string, std::string>>{
+                         {"alice", "laptop"}, {"alice", "phone"}, {"bob", "tablet"}}));
+}
+
+}  // namespace
+}  // namespace allspark::store
