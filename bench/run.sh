@@ -59,7 +59,7 @@ wait_quiet() {
   done
 }
 
-taskset -c "$server_core" "$build/allspark" serve --port 0 --secret "$secret" \
+taskset -c "$server_core" "$build/allspark" serve --port 0 --threads 1 --secret "$secret" \
   --store "sqlite:$work/store/allspark.db" > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$work/server.log" && break; sleep 0.1; done
