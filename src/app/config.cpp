@@ -266,8 +266,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
              return std::nullopt;
            });
   add_text(serve, checks, raw.threads, "--threads", "N", "",
-           "event-loop threads [number of cores] (one event loop for now; shards come with "
-           "part 2)",
+           "event-loop threads, one shard each [number of cores]; every node has a home shard",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto threads = integer_in(v, 1, 1024);
              if (!threads) return "an integer from 1 to 1024";

@@ -9,7 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <functional>
+#include <thread>
+#include <vector>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +22,7 @@
 
 #include "api/http_api.hpp"
 #include "api/metrics.hpp"
+#include "core/shard_mail.hpp"
 #include "net/listener.hpp"
 #include "net/shard.hpp"
 #include "protocol/ids.hpp"
@@ -120,25 +124,50 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
 
-  boost::asio::io_context io(1);
-  // Declared after the io_context: destroyed (flushed, its thread joined)
-  // before it, while store answers can still be posted to it.
+  // --threads shards, each an event loop on its own thread (shard 0 on this
+  // one, with the listener): docs/threading.md.
+  const unsigned shard_count = config.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.threads;
+  std::vector<std::unique_ptr<boost::asio::io_context>> loops;
+  for (unsigned i = 0; i < shard_count; ++i) loops.push_back(std::make_unique<boost::asio::io_context>(1));
+  boost::asio::io_context& io = *loops[0];
+  // Declared after the io_contexts: destroyed (flushed, its thread joined)
+  // before them, while store answers can still be posted to them.
   std::unique_ptr<store::Store> store = store::open_sqlite_store(config.store.substr(std::string("sqlite:").size()), error);
   if (!store) {
     std::fprintf(stderr, "allspark: --store: %s\n", error.c_str());
     return 2;
   }
+  std::vector<std::unique_ptr<net::Shard>> shards;
   net::ShardConfig shard_config;
   shard_config.router.store = store.get();
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
+  shard_config.router.shards = shard_count;
+  shard_config.router.send_mail = [&shards](std::uint32_t to, core::ShardMail mail) {
+    shards[to]->post_mail(std::move(mail));
+  };
   shard_config.max_message_bytes = config.max_message_bytes;
   shard_config.ping_interval_ms = config.ping_interval_seconds * 1000;
   // A slow consumer may fall this far behind before it is closed (4001).
   shard_config.router.max_queue_bytes = std::max<std::size_t>(8u << 20, 4 * config.max_message_bytes);
-  net::Shard shard(io, shard_config);
   // Per-node seq and "has stored messages" live in memory: a connect touches no disk.
-  shard.router().restore_inbox(store->load_inbox_states());
+  const std::vector<store::InboxState> inbox_states = store->load_inbox_states();
+  const auto memberships = store->load_client_nodes();
+  for (unsigned i = 0; i < shard_count; ++i) {
+    shard_config.router.shard = i;
+    // Connection ids stay unique across shards: the shard is part of them.
+    std::string prefix = shard_config.router.connection_prefix;
+    shard_config.router.connection_prefix = prefix + std::to_string(i) + "-";
+    shards.push_back(std::make_unique<net::Shard>(*loops[i], shard_config));
+    shard_config.router.connection_prefix = prefix;
+    shards.back()->router().restore_inbox(inbox_states);
+    for (const auto& [client_id, node_id] : memberships) shards.back()->router().restore_member(client_id, node_id);
+  }
+  auto total_connections = [&shards] {
+    std::uint64_t n = 0;
+    for (const auto& shard : shards) n += shard->connection_count();
+    return n;
+  };
 
   api::ApiConfig api_config;
   api_config.secret = *secret;
@@ -146,27 +175,29 @@ int run_server(const ServeConfig& config) {
   api_config.proxy_url = config.proxy_url;
   api_config.require_validation_key = !config.no_validation_key;
   api_config.allowed_origins = config.allowed_origins;
-  bool draining = false;
+  std::atomic<bool> draining = false;
   api::ServerHooks hooks;
-  hooks.draining = [&draining] { return draining; };
-  hooks.load = [&shard] { return shard.connection_count(); };
+  hooks.draining = [&draining] { return draining.load(); };
+  hooks.load = total_connections;
   hooks.metrics_text = [&] {
     api::MetricsSnapshot m;
-    const net::ShardCounters& sc = shard.counters();
-    const core::RouterCounters& rc = shard.router().counters();
-    m.connections = sc.connections.get();
-    m.connections_total = sc.connections_total.get();
-    m.bytes_in = sc.bytes_in.get();
-    m.bytes_out = sc.bytes_out.get();
-    m.pings_sent = sc.pings_sent.get();
-    m.ping_timeouts = sc.ping_timeouts.get();
-    m.messages_in = rc.messages_in.get();
-    m.frames_out = rc.frames_out.get();
-    m.slow_consumers = rc.slow_consumers.get();
-    for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] = rc.errors[i].get();
-    m.inbox_stored = rc.inbox_stored.get();
-    m.inbox_dropped = rc.inbox_ephemeral_dropped.get();
-    m.inbox_store_failures = rc.inbox_store_failures.get();
+    for (const auto& shard : shards) {
+      const net::ShardCounters& sc = shard->counters();
+      const core::RouterCounters& rc = shard->router().counters();
+      m.connections += sc.connections.get();
+      m.connections_total += sc.connections_total.get();
+      m.bytes_in += sc.bytes_in.get();
+      m.bytes_out += sc.bytes_out.get();
+      m.pings_sent += sc.pings_sent.get();
+      m.ping_timeouts += sc.ping_timeouts.get();
+      m.messages_in += rc.messages_in.get();
+      m.frames_out += rc.frames_out.get();
+      m.slow_consumers += rc.slow_consumers.get();
+      for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] += rc.errors[i].get();
+      m.inbox_stored += rc.inbox_stored.get();
+      m.inbox_dropped += rc.inbox_ephemeral_dropped.get();
+      m.inbox_store_failures += rc.inbox_store_failures.get();
+    }
     store::StoreStats ss = store->stats();
     m.store_entries_written = ss.entries_written;
     m.store_entries_acked = ss.entries_acked;
@@ -179,10 +210,17 @@ int run_server(const ServeConfig& config) {
   };
   api::HttpApi http_api(api_config, now_seconds, hooks);
 
+  // After the upgrade a connection moves to its node's home shard for life.
+  net::UpgradeHandoff handoff = [&shards](int fd, core::ConnectIdentity identity, std::string leftover) {
+    net::Shard& home = *shards[shards[0]->router().home_of(identity.node_id)];
+    boost::asio::post(home.io(), [&home, fd, identity = std::move(identity), leftover = std::move(leftover)] {
+      home.adopt(fd, identity, leftover);
+    });
+  };
   std::unique_ptr<net::Listener> listener;
   try {
     listener = std::make_unique<net::Listener>(
-        io, net::ListenerConfig{config.host, config.port, config.max_message_bytes}, http_api, shard);
+        io, net::ListenerConfig{config.host, config.port, config.max_message_bytes}, http_api, handoff);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "allspark: --host/--port: cannot listen on %s:%u: %s\n", config.host.c_str(),
                  static_cast<unsigned>(config.port), e.what());
@@ -208,14 +246,14 @@ int run_server(const ServeConfig& config) {
   }
   http_api = api::HttpApi(api_config, now_seconds, hooks);
 
-  // SIGTERM: stop accepting, tell clients to reconnect elsewhere (1001),
-  // give them a moment to close, exit 0 (PROTOCOL.md section 9).
+  // SIGTERM: tell clients to reconnect elsewhere (1001), give them a moment
+  // to close, hand what is stored to disk, exit 0 (PROTOCOL.md section 9).
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain_timer(io);
   std::function<void(int)> wait_for_drain = [&](int ticks_left) {
-    if (shard.connection_count() == 0 || ticks_left == 0) {
+    if (total_connections() == 0 || ticks_left == 0) {
       listener->stop();
-      io.stop();
+      for (auto& loop : loops) loop->stop();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(50));
@@ -226,22 +264,27 @@ int run_server(const ServeConfig& config) {
     spdlog::info("signal {}: draining", signal);
     // The listener stays open meanwhile: /healthz and upgrades answer 503.
     draining = true;
-    shard.close_all(1001, "server draining: reconnect through preconnect");
+    for (auto& shard : shards) {
+      boost::asio::post(shard->io(), [&shard] { shard->close_all(1001, "server draining: reconnect through preconnect"); });
+    }
     wait_for_drain(60);
   });
 
-  shard.start();
+  for (auto& shard : shards) shard->start();
   listener->start();
   if (generated_secret) {
     std::printf("allspark: generated a secret in %s/secret; mint an auth key with:\n"
                 "  allspark token --store %s --node-id phone1 --client-id alice\n",
                 store_folder(config.store).c_str(), config.store.c_str());
   }
-  if (config.threads > 1) spdlog::info("--threads {}: one event loop for now (shards come with part 2)", config.threads);
-  std::printf("allspark %s listening on http://%s:%u (server_id %s)\n", "0.1.0", config.host.c_str(),
-              static_cast<unsigned>(port), server_id->c_str());
+  std::printf("allspark %s listening on http://%s:%u (server_id %s, %u shards)\n", "0.1.0", config.host.c_str(),
+              static_cast<unsigned>(port), server_id->c_str(), shard_count);
   std::fflush(stdout);
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < shard_count; ++i) threads.emplace_back([&loops, i] { loops[i]->run(); });
   io.run();
+  for (auto& loop : loops) loop->stop();
+  for (auto& thread : threads) thread.join();
   // Nothing stored is lost on the way out (section 9).
   store->flush();
   return 0;

@@ -28,17 +28,16 @@ Node& Directory::ensure_node(std::string_view node_id) {
   return *it->second;
 }
 
-Node& Directory::attach(Connection& connection, std::string_view node_id, std::string_view client_id) {
+Node& Directory::attach(Connection& connection, std::string_view node_id) {
   Node& node = ensure_node(node_id);
-  set_client(node, client_id);
   node.connections.push_back(&connection);
   connection.node = &node;
   connection.attached = true;
   return node;
 }
 
-void Directory::set_client(Node& node, std::string_view client_id) {
-  if (node.client_id == client_id || client_id.empty()) return;
+bool Directory::set_client(Node& node, std::string_view client_id) {
+  if (node.client_id == client_id || client_id.empty()) return false;
   if (!node.client_id.empty()) {
     auto it = clients_.find(node.client_id);
     if (it != clients_.end()) {
@@ -52,6 +51,7 @@ void Directory::set_client(Node& node, std::string_view client_id) {
     if (it == clients_.end()) it = clients_.emplace(std::string(client_id), Client{}).first;
     it->second.nodes.push_back(&node);
   }
+  return true;
 }
 
 void Directory::detach(Connection& connection) {

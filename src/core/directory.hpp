@@ -21,6 +21,7 @@ struct Node {
   std::uint64_t route_mark = 0;          // de-duplicates a node within one routing
   std::uint64_t last_seq = 0;            // inbox: the highest seq given (PROTOCOL.md section 6)
   std::uint64_t acked_seq = 0;           // inbox: everything up to here was acknowledged
+  std::uint32_t home = 0;                // the shard that owns it; elsewhere it is a shadow
 
   bool has_stored() const { return last_seq > acked_seq; }
 };
@@ -42,12 +43,12 @@ class Directory {
   // The node, created when it is new (a destination may have an inbox before
   // it ever connects).
   Node& ensure_node(std::string_view node_id);
-  // Records that a node belongs to a client (it connected with that client_id).
-  void set_client(Node& node, std::string_view client_id);
+  // Records that a node belongs to a client (it connected with that
+  // client_id); true when that is new.
+  bool set_client(Node& node, std::string_view client_id);
 
-  // Adds a live connection to a node, creating the node and recording it
-  // under its client.
-  Node& attach(Connection& connection, std::string_view node_id, std::string_view client_id);
+  // Adds a live connection to a node, creating the node.
+  Node& attach(Connection& connection, std::string_view node_id);
   // Removes a live connection. A node with no connection, no client and no
   // inbox is forgotten.
   void detach(Connection& connection);

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <spdlog/spdlog.h>
 
-#include "net/shard.hpp"
 #include "net/ws_handshake.hpp"
 
 namespace allspark::net {
@@ -73,12 +72,13 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   asio::io_context& io;
   ListenerConfig config;
   HttpHandler& handler;
-  Shard& shard;
+  UpgradeHandoff handoff;
   tcp::acceptor acceptor;
   bool stopped = false;
 
-  State(asio::io_context& io_context, ListenerConfig listener_config, HttpHandler& http_handler, Shard& data_shard)
-      : io(io_context), config(std::move(listener_config)), handler(http_handler), shard(data_shard), acceptor(io) {}
+  State(asio::io_context& io_context, ListenerConfig listener_config, HttpHandler& http_handler, UpgradeHandoff to_shard)
+      : io(io_context), config(std::move(listener_config)), handler(http_handler), handoff(std::move(to_shard)),
+        acceptor(io) {}
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -192,12 +192,12 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
     tcp::socket socket = stream.release_socket();
     int fd = socket.release();
-    shard.adopt(fd, identity, leftover);
+    handoff(fd, identity, std::move(leftover));
   }
 };
 
-Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& handler, Shard& shard)
-    : state_(std::make_shared<State>(io, std::move(config), handler, shard)) {
+Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& handler, UpgradeHandoff handoff)
+    : state_(std::make_shared<State>(io, std::move(config), handler, std::move(handoff))) {
   tcp::endpoint endpoint(asio::ip::make_address(state_->config.host), state_->config.port);
   state_->acceptor.open(endpoint.protocol());
   state_->acceptor.set_option(tcp::acceptor::reuse_address(true));

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -12,7 +13,9 @@
 
 namespace allspark::net {
 
-class Shard;
+// Takes an upgraded socket (its descriptor, who it is, the bytes read past
+// the HTTP request) to its node's home shard.
+using UpgradeHandoff = std::function<void(int fd, core::ConnectIdentity identity, std::string leftover)>;
 
 struct ListenerConfig {
   std::string host = "127.0.0.1";
@@ -23,7 +26,7 @@ struct ListenerConfig {
 class Listener {
  public:
   // Binds at once; throws std::system_error naming the address when it cannot.
-  Listener(boost::asio::io_context& io, ListenerConfig config, HttpHandler& handler, Shard& shard);
+  Listener(boost::asio::io_context& io, ListenerConfig config, HttpHandler& handler, UpgradeHandoff handoff);
   ~Listener();
   void start();
   std::uint16_t port() const;

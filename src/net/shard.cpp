@@ -333,6 +333,14 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   std::string().swap(ws.message);
 }
 
+void Shard::post_mail(core::ShardMail mail) {
+  boost::asio::post(io_, [this, mail = std::move(mail)]() mutable {
+    now_ms_ = wall_clock_ms();
+    router_.receive(std::move(mail));
+    flush_dirty();
+  });
+}
+
 void Shard::flush_pending() {
   now_ms_ = wall_clock_ms();
   flush_dirty();

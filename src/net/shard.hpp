@@ -56,6 +56,10 @@ class Shard {
   // Runs the end of a batch for work that did not come from a read: store
   // answers, timers.
   void flush_pending();
+  // Hands mail from another shard to this one (called on the other shard's
+  // thread: it only posts).
+  void post_mail(core::ShardMail mail);
+  boost::asio::io_context& io() { return io_; }
 
   // Closes every connection with `code` (1001 when the server drains).
   void close_all(std::uint16_t code, std::string_view reason);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace allspark::store {
@@ -57,6 +58,12 @@ class Store {
   virtual void fetch(std::string node_id, std::uint64_t after_seq, std::size_t max_entries,
                      std::size_t max_bytes,
                      std::function<void(std::vector<InboxEntry> entries, bool more)> done) = 0;
+
+  // Records that a node has connected with a client_id, so that
+  // dest_client_id reaches it while it is offline, also after a restart.
+  virtual void remember_client_node(std::string client_id, std::string node_id) = 0;
+  // At start-up only (blocking): every (client_id, node_id) remembered.
+  virtual std::vector<std::pair<std::string, std::string>> load_client_nodes() = 0;
 
   // Blocks until everything called before is committed (shutdown).
   virtual void flush() = 0;

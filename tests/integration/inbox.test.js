@@ -190,3 +190,22 @@ test('stored messages survive SIGTERM and SIGKILL; seq continues after a restart
   const b2 = await h.connect(server, { node: bob });
   assert.equal((await b2.next()).json.seq, last + 1);
 });
+
+test('dest_client_id reaches a client\'s offline nodes after a restart too', async (t) => {
+  const dir = h.make_tmp_dir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const secret = 'members-secret';
+  let server = await h.start_server({ dir, secret });
+  const client = h.uid('dana');
+  const phone = await h.connect(server, { node: h.uid('phone'), client });
+  await phone.close();
+  assert.equal((await server.stop()).code, 0);
+
+  server = await h.start_server({ dir, secret });
+  t.after(() => server.stop());
+  const s = await h.connect(server, { node: h.uid('s') });
+  await s.send({ dest_client_id: client, id: 'after-restart', payload: 'hi' });
+  assert.deepEqual((await s.next()).json, { type: -4, id: 'after-restart', src_id: phone.node });
+  const back = await h.connect(server, { node: phone.node, client });
+  assert.equal((await back.next()).json.payload, 'hi');
+});

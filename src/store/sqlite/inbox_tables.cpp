@@ -35,6 +35,8 @@ bool InboxTables::open(Database db, std::string& error) {
       {&select_states_,
        "SELECT n.node_id, n.last_seq, (SELECT count(*) FROM inbox AS i WHERE i.node_id = n.node_id) "
        "FROM node AS n"},
+      {&insert_member_, "INSERT OR IGNORE INTO client_node (client_id, node_id) VALUES (?1, ?2)"},
+      {&select_members_, "SELECT client_id, node_id FROM client_node"},
   };
   for (const auto& [statement, sql] : statements) {
     *statement = db_.prepare(sql, error);
@@ -120,6 +122,24 @@ bool InboxTables::load_states(std::vector<InboxState>& states) {
     states.push_back(InboxState{std::string(select_states_.column_text(0)),
                                 static_cast<std::uint64_t>(select_states_.column_int(1)),
                                 static_cast<std::uint64_t>(select_states_.column_int(2))});
+  }
+}
+
+bool InboxTables::add_member(std::string_view client_id, std::string_view node_id) {
+  ResetOnExit reset{insert_member_};
+  insert_member_.bind(1, client_id);
+  insert_member_.bind(2, node_id);
+  return insert_member_.run();
+}
+
+bool InboxTables::load_members(std::vector<std::pair<std::string, std::string>>& members) {
+  members.clear();
+  ResetOnExit reset{select_members_};
+  for (;;) {
+    const int rc = select_members_.step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    members.emplace_back(std::string(select_members_.column_text(0)), std::string(select_members_.column_text(1)));
   }
 }
 

@@ -33,6 +33,9 @@ class InboxTables {
              std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more);
   // Every node with a last_seq, with its count of stored entries.
   bool load_states(std::vector<InboxState>& states);
+  // Client memberships (dest_client_id to offline nodes).
+  bool add_member(std::string_view client_id, std::string_view node_id);
+  bool load_members(std::vector<std::pair<std::string, std::string>>& members);
 
   std::string last_error() const { return db_.last_error(); }
 
@@ -46,6 +49,8 @@ class InboxTables {
   Statement delete_up_to_;
   Statement select_after_;
   Statement select_states_;
+  Statement insert_member_;
+  Statement select_members_;
 };
 
 }  // namespace allspark::store::sqlite

@@ -50,7 +50,15 @@ struct LoadOp {
 struct FlushOp {
   std::promise<void> done;
 };
-using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp>;
+struct MemberOp {
+  std::string client_id;
+  std::string node_id;
+};
+struct LoadMembersOp {
+  std::promise<std::vector<std::pair<std::string, std::string>>> done;
+  std::vector<std::pair<std::string, std::string>> members;
+};
+using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp>;
 
 // Threads: callers (shards, start-up, shutdown) only touch the queue under
 // mutex_; everything else, the connection included, belongs to thread_.
@@ -88,6 +96,17 @@ class SqliteStore final : public Store {
   void fetch(std::string node_id, std::uint64_t after_seq, std::size_t max_entries, std::size_t max_bytes,
              std::function<void(std::vector<InboxEntry> entries, bool more)> done) override {
     push(FetchOp{std::move(node_id), after_seq, max_entries, max_bytes, std::move(done), {}, false});
+  }
+
+  void remember_client_node(std::string client_id, std::string node_id) override {
+    push(MemberOp{std::move(client_id), std::move(node_id)});
+  }
+
+  std::vector<std::pair<std::string, std::string>> load_client_nodes() override {
+    LoadMembersOp op;
+    auto result = op.done.get_future();
+    push(std::move(op));
+    return result.get();
   }
 
   // Must not be called from a callback: it would wait for its own thread.
@@ -178,6 +197,10 @@ class SqliteStore final : public Store {
               return tables_.fetch(op.node_id, op.after_seq, op.max_entries, op.max_bytes, op.entries, op.more);
             } else if constexpr (std::is_same_v<Op, LoadOp>) {
               return tables_.load_states(op.states);
+            } else if constexpr (std::is_same_v<Op, MemberOp>) {
+              return tables_.add_member(op.client_id, op.node_id);
+            } else if constexpr (std::is_same_v<Op, LoadMembersOp>) {
+              return tables_.load_members(op.members);
             } else {
               return true;  // a flush only waits for the commit
             }
@@ -222,6 +245,13 @@ class SqliteStore final : public Store {
                 // would be given again.
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load inbox states: " + last_error_)));
+              }
+            } else if constexpr (std::is_same_v<Op, LoadMembersOp>) {
+              if (others_ok) {
+                op.done.set_value(std::move(op.members));
+              } else {
+                op.done.set_exception(std::make_exception_ptr(
+                    std::runtime_error("sqlite store: cannot load client memberships: " + last_error_)));
               }
             } else if constexpr (std::is_same_v<Op, FlushOp>) {
               op.done.set_value();

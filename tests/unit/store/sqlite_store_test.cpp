@@ -172,7 +172,8 @@ TEST_F(SqliteStoreTest, CallbacksRunInCallOrderAcrossThreads) {
       const std::lock_guard lock(call_mutex);
       const std::string id = node + "/" + std::to_string(seq);
       calls.push_back("append " + id);
-      store->append({entry_for(node, seq)}, [&, id](bool ok) { completions.push_back((ok ? "append " : "FAILED ") + id); });
+      store->append({entry_for(node, seq)},
+                    [&, id](bool ok) { completions.push_back((ok ? "append " : "FAILED ") + id); });
       if (seq % 10 == 0) {
         // Sees the append called just before, and the ack before that.
         calls.push_back("fetch " + id);
@@ -294,7 +295,9 @@ TEST_F(SqliteStoreTest, FlushWaitsForEverythingCalledBefore) {
 
   // The destructor flushes too: callbacks ran and rows are there afterwards.
   done = 0;
-  for (std::uint64_t seq = 1001; seq <= 1100; ++seq) store->append({entry_for("one", seq)}, [&](bool ok) { done += ok; });
+  for (std::uint64_t seq = 1001; seq <= 1100; ++seq) {
+    store->append({entry_for("one", seq)}, [&](bool ok) { done += ok; });
+  }
   store.reset();
   EXPECT_EQ(done.load(), 100);
   reopen();
@@ -317,15 +320,14 @@ TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
 
   // Hold the store's thread in a callback so that what follows is queued
   // together and runs as one transaction.
+  std::promise<void> holding;
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  std::promise<void> entered;
-  store->append({entry_for("a", 3)}, [released, &entered](bool) {
-    entered.set_value();
+  store->append({entry_for("a", 3)}, [&holding, released](bool) {
+    holding.set_value();
     released.wait();
   });
-  // Only once a3's transaction is done may the rest be queued behind it.
-  entered.get_future().wait();
+  holding.get_future().wait();  // its transaction is over; the thread waits
   std::vector<bool> results;
   Fetched fetched;
   store->append({entry_for("a", 4)}, [&](bool ok) { results.push_back(ok); });
@@ -449,7 +451,7 @@ TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
   }
   close(fds[1]);
 
-  constexpr std::size_t kill_after = 3000;
+  constexpr std::size_t kill_after = 3050;  // mid-batch: while callbacks of a commit run
   std::vector<std::uint64_t> acknowledged;
   bool killed = false;
   for (;;) {
@@ -503,3 +505,22 @@ TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
 }
 
 }  // namespace
+
+namespace allspark::store {
+namespace {
+
+TEST_F(SqliteStoreTest, ClientMembershipsAreKeptOnceAndSurviveAReopen) {
+  store->remember_client_node("alice", "phone");
+  store->remember_client_node("alice", "laptop");
+  store->remember_client_node("alice", "phone");  // again: kept once
+  store->remember_client_node("bob", "tablet");
+  store->flush();
+  reopen();
+  auto members = store->load_client_nodes();
+  std::sort(members.begin(), members.end());
+  EXPECT_EQ(members, (std::vector<std::pair<std::string, std::string>>{
+                         {"alice", "laptop"}, {"alice", "phone"}, {"bob", "tablet"}}));
+}
+
+}  // namespace
+}  // namespace allspark::store

@@ -1,0 +1,40 @@
+#pragma once
+// What one shard hands another, once per batch (DESIGN.md "Threads and the
+// hot path"): messages for nodes homed there, frames for connections held
+// there, and which nodes belong to which client. Plain values: bodies are
+// copied once per shard, never shared across threads.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace allspark::core {
+
+struct RemoteDelivery {
+  std::string body;                // serialised once, after the per-recipient head
+  std::vector<std::string> nodes;  // recipients homed on the receiving shard
+  std::uint32_t sender_shard = 0;  // where -4 and errors go back to
+  std::uint64_t sender = 0;        // the sending connection's serial there
+  std::string id;                  // the message id, for -4 and errors
+  bool ephemeral = false;
+  std::int64_t now_ms = 0;
+};
+
+struct RemoteFrame {
+  std::uint64_t connection = 0;  // serial on the receiving shard
+  std::string frame;
+};
+
+struct Membership {
+  std::string client_id;
+  std::string node_id;
+};
+
+struct ShardMail {
+  std::vector<RemoteDelivery> deliveries;
+  std::vector<RemoteFrame> frames;
+  std::vector<Membership> members;
+
+  bool empty() const { return deliveries.empty() && frames.empty() && members.empty(); }
+};
+
+}  // namespace allspark::core
