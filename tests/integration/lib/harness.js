@@ -47,9 +47,17 @@ function child_env(extra = {}) {
   return { ...env, ...extra };
 }
 
+// ALLSPARK_TEST_THREADS (set by ctest: the suite runs with 1 and 2 shards)
+// adds `--threads N` to a `serve` that does not name its own --threads.
+function with_test_threads(args) {
+  const n = process.env.ALLSPARK_TEST_THREADS;
+  if (!n || args[0] !== 'serve' || args.includes('--threads') || args.includes('--help')) return args;
+  return ['serve', '--threads', n, ...args.slice(1)];
+}
+
 // Runs the binary to completion (for `token`, `--help`, bad flags).
 function run_cli(args, { env = {}, cwd, timeout = 10000 } = {}) {
-  const r = spawnSync(allspark_bin(), args, { env: child_env(env), cwd: cwd ?? os.tmpdir(),
+  const r = spawnSync(allspark_bin(), with_test_threads(args), { env: child_env(env), cwd: cwd ?? os.tmpdir(),
                                               encoding: 'utf8', timeout });
   if (r.error?.code === 'ETIMEDOUT') {
     return { status: null, signal: r.signal, stdout: r.stdout, stderr: `${r.stderr}(still running after ${timeout} ms, killed)` };
@@ -61,6 +69,7 @@ function run_cli(args, { env = {}, cwd, timeout = 10000 } = {}) {
 // Starts `allspark serve` on 127.0.0.1 with a free port and a fresh SQLite store.
 // opts: secret (null: no --secret flag), args (extra flags), env, dir (reuse a
 // folder; then it is not removed), store, wrap (argv prefix, e.g. env vars).
+// With ALLSPARK_TEST_THREADS set, `--threads N` is added unless args has one.
 async function start_server(opts = {}) {
   const owns_dir = !opts.dir;
   const dir = opts.dir ?? make_tmp_dir();
@@ -69,6 +78,7 @@ async function start_server(opts = {}) {
   const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--store', store];
   if (secret !== null) args.push('--secret', secret);
   args.push(...(opts.args ?? []));
+  if (process.env.ALLSPARK_TEST_THREADS && !args.includes('--threads')) args.push('--threads', process.env.ALLSPARK_TEST_THREADS);
   const child = spawn(allspark_bin(), args, { env: child_env(opts.env), cwd: dir,
                                              stdio: ['ignore', 'pipe', 'pipe'] });
   live_children.add(child);
@@ -433,7 +443,7 @@ async function raw_socket(server, { node = uid('raw'), client, role } = {}) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 module.exports = {
-  allspark_bin, uid, make_tmp_dir, child_env, run_cli, start_server, time_shift_env, rss_bytes, sleep,
+  allspark_bin, uid, make_tmp_dir, child_env, run_cli, with_test_threads, start_server, time_shift_env, rss_bytes, sleep,
   mint_token, node_key, b64url,
   http_request, assert_http_error, preconnect,
   Client, open_ws, connect_url, connect, assert_error_frame, assert_server_alive, assert_traffic_flows,
