@@ -201,13 +201,15 @@ void Shard::on_events() {
   std::vector<WsConnection*> again;
   again.swap(read_again_);
   for (WsConnection* ws : again) {
-    if (ws->state != WsState::dead) read_from(*ws);
+    if (ws->state != WsState::dead) read_from(*ws, true);
   }
   for (int i = 0; i < count; ++i) {
     auto* ws = static_cast<WsConnection*>(events_[i].data.ptr);
     if (ws->state == WsState::dead) continue;
     std::uint32_t flags = events_[i].events;
-    if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_from(*ws);
+    if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      read_from(*ws, (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+    }
     if ((flags & EPOLLOUT) && ws->state != WsState::dead && !ws->core.queue.empty()) flush(*ws);
   }
   flush_dirty();
@@ -246,7 +248,7 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
   flush_dirty();
 }
 
-void Shard::read_from(WsConnection& ws) {
+void Shard::read_from(WsConnection& ws, bool peer_hung_up) {
   for (int turn = 0; turn < reads_per_turn; ++turn) {
     ssize_t n = ::read(ws.fd, read_buffer_.get(), read_buffer_bytes);
     if (n > 0) {
@@ -255,8 +257,10 @@ void Shard::read_from(WsConnection& ws) {
       if (ws.state == WsState::open) feed(ws, read_buffer_.get(), static_cast<std::size_t>(n));
       // A closing connection's input is discarded until the peer's EOF.
       if (ws.state == WsState::dead) return;
-      // A short read emptied the socket: edge-triggered epoll reports new data.
-      if (static_cast<std::size_t>(n) < read_buffer_bytes) return;
+      // A short read emptied the socket: edge-triggered epoll reports new
+      // data. But an end of stream that came in the same event has no edge
+      // left to report it: then read on until EOF.
+      if (static_cast<std::size_t>(n) < read_buffer_bytes && !peer_hung_up) return;
       continue;
     }
     if (n == 0) {  // the peer closed its side

@@ -73,7 +73,7 @@ class Shard {
 
   void wait_for_events();
   void on_events();
-  void read_from(WsConnection& ws);
+  void read_from(WsConnection& ws, bool peer_hung_up);
   void feed(WsConnection& ws, std::uint8_t* data, std::size_t size);
   void on_message(WsConnection& ws, std::string_view text);
   void on_control(WsConnection& ws);
