@@ -105,10 +105,6 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
   std::string error;
-  if (!lock_store(config, error)) {
-    std::fprintf(stderr, "allspark: %s\n", error.c_str());
-    return 2;
-  }
   bool secret_exists_beside_store =
       std::filesystem::exists(std::filesystem::path(store_folder(config.store)) / "secret");
   auto secret = resolve_secret(config.secret, config.secret_file, config.store, true, error);
@@ -118,6 +114,10 @@ int run_server(const ServeConfig& config) {
   }
   bool generated_secret = config.secret.empty() && config.secret_file.empty() && !std::getenv("ALLSPARK_SECRET") &&
                           !secret_exists_beside_store;
+  if (!lock_store(config, error)) {
+    std::fprintf(stderr, "allspark: %s\n", error.c_str());
+    return 2;
+  }
   auto server_id = resolve_server_id(config, error);
   if (!server_id) {
     std::fprintf(stderr, "allspark: %s\n", error.c_str());
