@@ -6,7 +6,8 @@
 #   build/test  the suite, whose ctest runs unit and integration tests and
 #               also, as tests, the other two: sanitize.suite (build/asan's
 #               ctest; any sanitizer report fails it) and fuzz.<target> (each
-#               target fuzzed for ALLSPARK_FUZZ_SECONDS on a copy of its seeds).
+#               target fuzzed on a copy of its seeds for $ALLSPARK_FUZZ_SECONDS,
+#               default 20).
 # So the last line is one ctest summary that covers every check. Arguments go
 # to that ctest (e.g. -R router; -E 'sanitize|fuzz' skips the slow ones).
 set -euo pipefail
@@ -25,7 +26,8 @@ cmake --build "$fuzz" -j2 --target fuzz_frame_codec fuzz_message_decoder fuzz_to
 
 build="$root/build/test"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLSPARK_WERROR=ON \
-  -DALLSPARK_SANITIZED_BUILD="$asan" -DALLSPARK_FUZZ_BUILD="$fuzz" >/dev/null
+  -DALLSPARK_SANITIZED_BUILD="$asan" -DALLSPARK_FUZZ_BUILD="$fuzz" \
+  -DALLSPARK_FUZZ_SECONDS="${ALLSPARK_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build "$build" -j2
 cd "$build"
 ctest --output-on-failure -j2 "$@"
