@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(g++ cmake ninja-build pkg-config git ca-certificates
+# clang-14 with libclang-rt-14-dev (only recommended by clang, so named
+# here): libFuzzer and the sanitizer runtimes for the fuzz targets.
+pkgs=(g++ clang-14 libclang-rt-14-dev cmake ninja-build pkg-config git ca-certificates
       libboost1.81-dev libssl-dev libspdlog-dev libcli11-dev libsqlite3-dev
       libsimdjson-dev libgtest-dev libbenchmark-dev
       chromium python3-websockets procps)

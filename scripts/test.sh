@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything (warnings are errors) and runs
-# every test: unit tests and integration tests against real allspark processes.
+# Installs what is missing, builds everything (warnings are errors in every
+# build) and runs every test. Three builds, each in a folder of its own:
+#   build/asan  the suite with ASan+UBSan (gcc; no benchmarks);
+#   build/fuzz  the libFuzzer targets of fuzz/ (clang), nothing else;
+#   build/test  the suite, whose ctest runs unit and integration tests and
+#               also, as tests, the other two: sanitize.suite (build/asan's
+#               ctest; any sanitizer report fails it) and fuzz.<target> (each
+#               target fuzzed on a copy of its seeds for $ALLSPARK_FUZZ_SECONDS,
+#               default 20).
+# So the last line is one ctest summary that covers every check. Arguments go
+# to that ctest (e.g. -R router; -E 'sanitize|fuzz' skips the slow ones).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"
+
+asan="$root/build/asan"
+cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLSPARK_WERROR=ON \
+  -DALLSPARK_SANITIZE=ON -DALLSPARK_BENCH=OFF >/dev/null
+cmake --build "$asan" -j2
+
+fuzz="$root/build/fuzz"
+CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DALLSPARK_WERROR=ON -DALLSPARK_FUZZ=ON -DALLSPARK_TESTS=OFF -DALLSPARK_BENCH=OFF >/dev/null
+cmake --build "$fuzz" -j2 --target fuzz_frame_codec fuzz_message_decoder fuzz_token
+
 build="$root/build/test"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLSPARK_WERROR=ON >/dev/null
-cmake --build "$build"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLSPARK_WERROR=ON \
+  -DALLSPARK_SANITIZED_BUILD="$asan" -DALLSPARK_FUZZ_BUILD="$fuzz" \
+  -DALLSPARK_FUZZ_SECONDS="${ALLSPARK_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build "$build" -j2
 cd "$build"
 ctest --output-on-failure -j2 "$@"
