@@ -23,6 +23,7 @@
 #include "api/http_api.hpp"
 #include "api/metrics.hpp"
 #include "core/shard_mail.hpp"
+#include "inbox/inbox.hpp"
 #include "net/listener.hpp"
 #include "net/shard.hpp"
 #include "protocol/ids.hpp"
@@ -138,8 +139,8 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
   std::vector<std::unique_ptr<net::Shard>> shards;
+  std::vector<std::unique_ptr<inbox::Inbox>> inboxes;  // one per shard, owned by its thread
   net::ShardConfig shard_config;
-  shard_config.router.store = store.get();
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
   shard_config.router.shards = shard_count;
@@ -160,7 +161,12 @@ int run_server(const ServeConfig& config) {
     shard_config.router.connection_prefix = prefix + std::to_string(i) + "-";
     shards.push_back(std::make_unique<net::Shard>(*loops[i], shard_config));
     shard_config.router.connection_prefix = prefix;
-    shards.back()->router().restore_inbox(inbox_states);
+    net::Shard& shard = *shards.back();
+    inbox::InboxConfig inbox_config;
+    inbox_config.post = [&shard](std::function<void()> work) { shard.post_work(std::move(work)); };
+    inboxes.push_back(std::make_unique<inbox::Inbox>(shard.router(), *store, inbox_config));
+    inboxes.back()->restore(inbox_states);
+    shard.router().set_offline(inboxes.back().get());
     for (const auto& [client_id, node_id] : memberships) shards.back()->router().restore_member(client_id, node_id);
   }
   auto total_connections = [&shards] {
@@ -194,9 +200,11 @@ int run_server(const ServeConfig& config) {
       m.frames_out += rc.frames_out.get();
       m.slow_consumers += rc.slow_consumers.get();
       for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] += rc.errors[i].get();
-      m.inbox_stored += rc.inbox_stored.get();
-      m.inbox_dropped += rc.inbox_ephemeral_dropped.get();
-      m.inbox_store_failures += rc.inbox_store_failures.get();
+    }
+    for (const auto& inbox : inboxes) {
+      m.inbox_stored += inbox->counters().stored.get();
+      m.inbox_dropped += inbox->counters().ephemeral_dropped.get();
+      m.inbox_store_failures += inbox->counters().store_failures.get();
     }
     store::StoreStats ss = store->stats();
     m.store_entries_written = ss.entries_written;

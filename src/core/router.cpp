@@ -69,50 +69,30 @@ void Router::attach(Connection& connection, const ConnectIdentity& identity, std
   scratch_ += "}}";
   send_frame(connection, scratch_);
 
-  // What the node has not acknowledged comes next, before any live message;
-  // what this batch routed to it while offline is submitted first so that the
-  // replay sees it.
-  if (config_.store != nullptr && node.has_stored()) {
-    end_batch();
-    auto replay = std::make_unique<Replay>();
-    replay->after_seq = node.acked_seq;
-    replays_.emplace(connection.serial, std::move(replay));
-    connection.replaying = true;
-    fetch_replay_page(connection);
-  }
+  // What the node has not acknowledged comes next, before any live message.
+  if (offline_ != nullptr) offline_->on_attach(connection);
 }
 
 // dest_client_id reaches the nodes that have connected with that client
 // (section 4): every shard learns of them, and the store keeps them.
 void Router::join_client(Node& node, std::string_view client_id, bool tell_other_shards) {
   if (!directory_.set_client(node, client_id) || !tell_other_shards) return;
-  if (config_.store != nullptr) config_.store->remember_client_node(std::string(client_id), node.id);
+  if (offline_ != nullptr) offline_->remember_client_node(client_id, node.id);
   for (std::uint32_t shard = 0; shard < config_.shards; ++shard) {
     if (shard != config_.shard) outbox_[shard].members.push_back({std::string(client_id), node.id});
   }
 }
 
 void Router::detach(Connection& connection) {
+  if (offline_ != nullptr) offline_->on_detach(connection);
   connection.queue.clear();
   by_serial_.erase(connection.serial);
-  replays_.erase(connection.serial);
-  connection.replaying = false;
   directory_.detach(connection);
 }
 
 Connection* Router::find(std::uint64_t serial) const {
   auto it = by_serial_.find(serial);
   return it == by_serial_.end() ? nullptr : it->second;
-}
-
-void Router::restore_inbox(const std::vector<store::InboxState>& states) {
-  for (const store::InboxState& state : states) {
-    if (home_of(state.node_id) != config_.shard) continue;
-    Node& node = node_here(state.node_id);
-    node.last_seq = state.last_seq;
-    // Entries may have gaps (retention); what matters is whether any is kept.
-    node.acked_seq = state.stored > 0 ? 0 : state.last_seq;
-  }
 }
 
 void Router::restore_member(std::string_view client_id, std::string_view node_id) {
@@ -127,8 +107,8 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
     return;
   }
   const Message& m = message_;
-  if (m.type == -7) {
-    acknowledge(from, m);
+  if (m.type == -7 && offline_ != nullptr) {
+    offline_->acknowledge(from, m);
     return;
   }
   if (m.type < 0) {
@@ -178,7 +158,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
   // Recipients: the union of dest_id and the nodes of dest_client_id, each
   // once; those homed on another shard go there in this batch's mail.
   ++route_mark_;
-  offline_.clear();
+  offline_nodes_.clear();
   bool any_recipient = false;
   auto visit_remote = [&](std::uint32_t home, std::string_view node_id) {
     std::int64_t& slot = remote_slot_[home];  // one body per shard per message
@@ -196,7 +176,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
     if (node.home != config_.shard) {
       visit_remote(node.home, node.id);
     } else if (node.connections.empty()) {
-      offline_.push_back(&node);
+      offline_nodes_.push_back(&node);
     } else {
       deliver(node, &from, body);
     }
@@ -205,7 +185,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
   if (!m.dest_id.empty()) {
     // With a store, any node may have an inbox, also one that never connected.
     std::uint32_t home = home_of(m.dest_id);
-    Node* node = config_.store != nullptr && home == config_.shard ? &node_here(m.dest_id)
+    Node* node = offline_ != nullptr && home == config_.shard ? &node_here(m.dest_id)
                                                                   : directory_.find_node(m.dest_id);
     if (node != nullptr) {
       visit(*node);
@@ -226,7 +206,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
                  "client \"" + std::string(m.dest_client_id) + "\" has no live connection");
     }
   }
-  for (Node* node : offline_) store_for(*node, sender, m.id, m.ephemeral, *body, now_ms);
+  for (Node* node : offline_nodes_) keep(*node, sender, m.id, m.ephemeral, body, now_ms);
   body->release();
 }
 
@@ -236,22 +216,17 @@ void Router::receive(ShardMail mail) {
     Body* body = Body::copy_of(delivery.body);
     for (const std::string& node_id : delivery.nodes) {
       Node& node = node_here(node_id);
-      deliver_or_store(node, nullptr, {delivery.sender_shard, delivery.sender}, delivery.id, delivery.ephemeral,
-                       body, delivery.now_ms);
+      Sender sender{delivery.sender_shard, delivery.sender};
+      if (node.connections.empty()) {
+        keep(node, sender, delivery.id, delivery.ephemeral, body, delivery.now_ms);
+      } else {
+        deliver(node, nullptr, body);
+      }
     }
     body->release();
   }
   for (const RemoteFrame& frame : mail.frames) {
     if (Connection* connection = find(frame.connection)) send_frame(*connection, frame.frame);
-  }
-}
-
-void Router::deliver_or_store(Node& node, const Connection* from, Sender sender, std::string_view id, bool ephemeral,
-                              Body* body, std::int64_t now_ms) {
-  if (node.connections.empty()) {
-    store_for(node, sender, id, ephemeral, *body, now_ms);
-  } else {
-    deliver(node, from, body);
   }
 }
 
@@ -263,131 +238,24 @@ void Router::deliver(Node& node, const Connection* from, Body* body) {
   }
 }
 
-// Section 6: a message to a node alone, for a node with no live connection,
-// goes to its inbox with the next seq; the sender hears -4 once it is stored.
-void Router::store_for(Node& node, Sender sender, std::string_view id, bool ephemeral, const Body& body,
-                       std::int64_t now_ms) {
-  if (ephemeral) {
-    counters_.inbox_ephemeral_dropped.add();
-    return;
-  }
-  if (config_.store == nullptr) {
+// Section 6: a message for a node with no live connection is the inbox's;
+// without one, the sender is told it cannot be delivered.
+void Router::keep(Node& node, Sender sender, std::string_view id, bool ephemeral, Body* body, std::int64_t now_ms) {
+  if (offline_ != nullptr) {
+    offline_->keep(node, sender, id, ephemeral, *body, now_ms);
+  } else if (!ephemeral) {
     send_error(sender, id, ErrorCode::unavailable, "node \"" + node.id + "\" has no live connection");
-    return;
   }
-  std::uint64_t seq = ++node.last_seq;
-  store::InboxEntry& entry = pending_entries_.emplace_back();
-  entry.node_id = node.id;
-  entry.seq = seq;
-  entry.stored_at_ms = now_ms;
-  entry.frame.reserve(node.dest_head.size() + 24 + body.size());
-  entry.frame = node.dest_head;
-  entry.frame += "\"seq\":";
-  append_int(entry.frame, static_cast<std::int64_t>(seq));
-  entry.frame += ',';
-  entry.frame += body.view();
-  pending_replies_.push_back({sender, std::string(id), node.id});
 }
 
 void Router::end_batch() {
-  if (!pending_entries_.empty()) {
-    std::vector<store::InboxEntry> entries;
-    entries.swap(pending_entries_);
-    auto replies = std::make_shared<std::vector<PendingReply>>();
-    replies->swap(pending_replies_);
-    config_.store->append(std::move(entries), [this, replies](bool ok) {
-      config_.post([this, replies, ok] { on_stored(*replies, ok); });
-    });
-  }
+  if (offline_ != nullptr) offline_->end_batch();
   for (std::uint32_t shard = 0; shard < config_.shards; ++shard) {
     if (outbox_[shard].empty()) continue;
     ShardMail mail;
     std::swap(mail, outbox_[shard]);
     config_.send_mail(shard, std::move(mail));
   }
-}
-
-void Router::on_stored(const std::vector<PendingReply>& replies, bool ok) {
-  for (const PendingReply& pending : replies) {
-    if (!ok) {
-      counters_.inbox_store_failures.add();
-      send_error(pending.sender, pending.id, ErrorCode::unavailable,
-                 "the store could not keep the message for node \"" + pending.node + "\": retry");
-      continue;
-    }
-    counters_.inbox_stored.add();
-    std::string frame = "{\"type\":-4,";
-    if (!pending.id.empty()) {
-      append_id_field(frame, "id", pending.id);
-      frame += ',';
-    }
-    append_id_field(frame, "src_id", pending.node);
-    frame += '}';
-    reply(pending.sender, std::move(frame));
-  }
-}
-
-// Section 6: {"type": -7, "seq": N} removes everything up to N from the
-// node's inbox. A seq beyond the newest acknowledges everything.
-void Router::acknowledge(Connection& from, const Message& m) {
-  Sender sender{config_.shard, from.serial};
-  if (!m.dest_session_id.empty()) {
-    send_error(sender, m.id, ErrorCode::unknown_session, "session \"" + std::string(m.dest_session_id) + "\" does not exist");
-    return;
-  }
-  auto seq = m.seq.empty() ? std::nullopt : protocol::json_integer(m.seq);
-  if (!seq || *seq < 0) {
-    send_error(sender, m.id, ErrorCode::bad_field, "an ack (type -7) needs \"seq\": a non-negative integer");
-    return;
-  }
-  Node& node = *from.node;
-  std::uint64_t up_to = std::min<std::uint64_t>(static_cast<std::uint64_t>(*seq), node.last_seq);
-  if (up_to <= node.acked_seq) return;
-  node.acked_seq = up_to;
-  if (config_.store != nullptr) config_.store->ack(node.id, up_to);
-}
-
-void Router::fetch_replay_page(Connection& connection) {
-  Replay& replay = *replays_.at(connection.serial);
-  replay.fetching = true;
-  std::uint64_t serial = connection.serial;
-  config_.store->fetch(connection.node->id, replay.after_seq, 1000, config_.replay_page_bytes,
-                       [this, serial](std::vector<store::InboxEntry> entries, bool more) {
-                         config_.post([this, serial, entries = std::move(entries), more]() mutable {
-                           on_replay_page(serial, std::move(entries), more);
-                         });
-                       });
-}
-
-void Router::on_replay_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more) {
-  Connection* connection = find(serial);
-  auto it = replays_.find(serial);
-  if (connection == nullptr || it == replays_.end()) return;
-  Replay& replay = *it->second;
-  replay.fetching = false;
-  for (const store::InboxEntry& entry : entries) {
-    // Each exactly as first delivered (section 6); the page size keeps the
-    // queue under its limit, so a large inbox is paced, not a slow consumer.
-    Body* body = Body::copy_of(entry.frame);
-    connection->queue.push({body, nullptr, 0, FrameKind::text}, SIZE_MAX);
-    body->release();
-    replay.after_seq = entry.seq;
-  }
-  mark_dirty(*connection);
-  if (more) return;  // on_drained asks for the next page
-  // The inbox is out: the live frames that waited follow, in order.
-  connection->replaying = false;
-  while (!replay.held.empty()) {
-    enqueue(*connection, replay.held.at(0));
-    replay.held.pop_front();
-  }
-  replays_.erase(it);
-}
-
-void Router::on_drained(Connection& connection) {
-  if (!connection.replaying) return;
-  auto it = replays_.find(connection.serial);
-  if (it != replays_.end() && !it->second->fetching) fetch_replay_page(connection);
 }
 
 void Router::reply(Sender to, std::string frame) {
@@ -428,7 +296,7 @@ void Router::send_control(Connection& connection, FrameKind kind, std::string_vi
 
 void Router::enqueue(Connection& to, const OutFrame& frame) {
   if (to.close_code != 0) return;
-  SendQueue& queue = to.replaying ? replays_.at(to.serial)->held : to.queue;
+  SendQueue& queue = to.held != nullptr ? *to.held : to.queue;
   if (!queue.push(frame, config_.max_queue_bytes)) {
     // Section 8: a slow consumer is closed with 4001, never allowed to grow
     // memory without bound.

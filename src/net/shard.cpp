@@ -117,23 +117,9 @@ struct ShardFrameHandler {
   }
 };
 
-namespace {
-// Store answers come back on the store's thread: they run on the shard's
-// thread, followed by a flush of what they queued.
-ShardConfig with_post(ShardConfig config, Shard* shard, boost::asio::io_context& io) {
-  config.router.post = [shard, &io](std::function<void()> work) {
-    boost::asio::post(io, [shard, work = std::move(work)] {
-      work();
-      shard->flush_pending();
-    });
-  };
-  return config;
-}
-}  // namespace
-
 Shard::Shard(boost::asio::io_context& io, ShardConfig config)
     : io_(io),
-      config_(with_post(std::move(config), this, io)),
+      config_(std::move(config)),
       router_(config_.router),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
       epoll_watch_(io),
@@ -345,9 +331,12 @@ void Shard::post_mail(core::ShardMail mail) {
   });
 }
 
-void Shard::flush_pending() {
-  now_ms_ = wall_clock_ms();
-  flush_dirty();
+void Shard::post_work(std::function<void()> work) {
+  boost::asio::post(io_, [this, work = std::move(work)] {
+    now_ms_ = wall_clock_ms();
+    work();
+    flush_dirty();
+  });
 }
 
 void Shard::flush_dirty() {
@@ -415,7 +404,7 @@ void Shard::flush(WsConnection& ws) {
     if (static_cast<std::size_t>(written) < total) return;  // the socket is full
   }
   // A paced inbox replay asks for its next page once the last one is written.
-  if (ws.core.replaying) router_.on_drained(ws.core);
+  router_.on_drained(ws.core);
   if (ws.state == WsState::closing && !ws.shut_down) {
     // Our close frame is out (it is always the last frame queued).
     ws.shut_down = true;

@@ -16,6 +16,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -53,9 +54,9 @@ class Shard {
   // request. Runs on the shard's thread.
   void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
 
-  // Runs the end of a batch for work that did not come from a read: store
-  // answers, timers.
-  void flush_pending();
+  // Runs `work` on this shard's thread (from any thread), then flushes what
+  // it queued: how store answers come back.
+  void post_work(std::function<void()> work);
   // Hands mail from another shard to this one (called on the other shard's
   // thread: it only posts).
   void post_mail(core::ShardMail mail);

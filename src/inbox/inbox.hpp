@@ -1,0 +1,75 @@
+#pragma once
+// A shard's inbox side (PROTOCOL.md section 6): seq numbers of the nodes homed
+// on the shard, batches for the store, -4 answers, paced replays on connect,
+// acknowledgements. Owned by the shard's thread, like its router; store
+// answers come back through `post`.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/offline.hpp"
+#include "core/router.hpp"
+#include "store/store.hpp"
+
+namespace allspark::inbox {
+
+// Written by the shard, read by /metrics.
+struct InboxCounters {
+  core::Counter stored;             // kept for an offline node, answered -4
+  core::Counter ephemeral_dropped;  // offline and ephemeral: not kept, by design
+  core::Counter store_failures;     // the store failed: the sender got "unavailable"
+};
+
+struct InboxConfig {
+  std::size_t replay_page_bytes = 256 * 1024;  // a backlog is replayed in pages of this size
+  // Runs a store answer on the shard's thread.
+  std::function<void(std::function<void()>)> post;
+};
+
+class Inbox final : public core::Offline {
+ public:
+  Inbox(core::Router& router, store::Store& store, InboxConfig config);
+
+  // At start-up: the seqs of the nodes homed on this shard.
+  void restore(const std::vector<store::InboxState>& states);
+
+  void keep(core::Node& node, core::Sender sender, std::string_view id, bool ephemeral, const core::Body& body,
+            std::int64_t now_ms) override;
+  void on_attach(core::Connection& connection) override;
+  void on_detach(core::Connection& connection) override;
+  void acknowledge(core::Connection& connection, const protocol::Message& message) override;
+  void on_drained(core::Connection& connection) override;
+  void remember_client_node(std::string_view client_id, std::string_view node_id) override;
+  void end_batch() override;
+
+  const InboxCounters& counters() const { return counters_; }
+
+ private:
+  struct PendingReply {
+    core::Sender sender;
+    std::string id;    // the message id, if any
+    std::string node;  // the offline recipient
+  };
+  struct Replay {
+    std::uint64_t after_seq = 0;
+    core::SendQueue held;  // live frames that arrived during the replay
+    bool fetching = false;
+  };
+
+  void on_stored(const std::vector<PendingReply>& replies, bool ok);
+  void fetch_page(core::Connection& connection);
+  void on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
+
+  core::Router& router_;
+  store::Store& store_;
+  InboxConfig config_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial
+  std::vector<store::InboxEntry> pending_entries_;                      // for the store, at end_batch
+  std::vector<PendingReply> pending_replies_;
+  InboxCounters counters_;
+};
+
+}  // namespace allspark::inbox
