@@ -1,0 +1,145 @@
+// The inbox layer with its router and a real SQLite store in a temp folder:
+// -4 only once stored, the backlog before live frames on connect, acks.
+#include "inbox/inbox.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+
+#include "store/sqlite/sqlite_store.hpp"
+
+using namespace allspark;
+
+namespace {
+
+constexpr std::int64_t now = 1'700'000'000'000;
+
+class InboxTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir;
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<core::Router> router;
+  std::unique_ptr<inbox::Inbox> box;
+  std::vector<std::unique_ptr<core::Connection>> connections;
+  // Store answers posted "to the shard": run by the test's thread in pump().
+  std::mutex mutex;
+  std::condition_variable posted;
+  std::deque<std::function<void()>> work;
+
+  void SetUp() override {
+    char path[] = "/tmp/allspark-inbox-XXXXXX";
+    dir = mkdtemp(path);
+    open();
+  }
+  void TearDown() override {
+    box.reset();
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void open() {
+    std::string error;
+    db = store::open_sqlite_store((dir / "a.db").string(), error);
+    ASSERT_TRUE(db) << error;
+    core::RouterConfig config;
+    config.server_id = "srv";
+    router = std::make_unique<core::Router>(config);
+    inbox::InboxConfig inbox_config;
+    inbox_config.post = [this](std::function<void()> w) {
+      std::lock_guard lock(mutex);
+      work.push_back(std::move(w));
+      posted.notify_one();
+    };
+    box = std::make_unique<inbox::Inbox>(*router, *db, inbox_config);
+    box->restore(db->load_inbox_states());
+    router->set_offline(box.get());
+  }
+
+  // Ends the batch, then runs store answers until `expected` have come.
+  void pump(std::size_t expected) {
+    router->end_batch();
+    for (std::size_t done = 0; done < expected; ++done) {
+      std::unique_lock lock(mutex);
+      ASSERT_TRUE(posted.wait_for(lock, std::chrono::seconds(5), [this] { return !work.empty(); }));
+      auto w = std::move(work.front());
+      work.pop_front();
+      lock.unlock();
+      w();
+      router->end_batch();
+    }
+  }
+
+  core::Connection& connect(const std::string& node) {
+    connections.push_back(std::make_unique<core::Connection>());
+    router->attach(*connections.back(), {node, "", protocol::Role::node}, now);
+    return *connections.back();
+  }
+
+  static std::vector<std::string> take(core::Connection& c) {
+    std::vector<std::string> frames;
+    while (!c.queue.empty()) {
+      const auto& f = c.queue.at(0);
+      frames.emplace_back(std::string(f.head, f.head_len) + std::string(f.body->view()));
+      c.queue.pop_front();
+    }
+    return frames;
+  }
+};
+
+TEST_F(InboxTest, OfflineMessageIsAnsweredMinus4OnlyOnceStored) {
+  core::Connection& a = connect("a");
+  take(a);
+  router->on_message(a, R"({"id":"m1","dest_id":"b","payload":1})", now);
+  EXPECT_TRUE(take(a).empty());  // not before the store answered
+  pump(1);
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-4,"id":"m1","src_id":"b"})"});
+  EXPECT_EQ(box->counters().stored.get(), 1u);
+}
+
+TEST_F(InboxTest, BacklogComesBeforeLiveFramesAndAcksTrimIt) {
+  core::Connection& a = connect("a");
+  take(a);
+  router->on_message(a, R"({"dest_id":"b","payload":1})", now);
+  router->on_message(a, R"({"dest_id":"b","payload":2})", now);
+  pump(1);
+  take(a);
+  core::Connection& b = connect("b");  // starts the replay
+  router->on_message(a, R"({"dest_id":"b","payload":"live"})", now);
+  pump(1);  // the page
+  auto frames = take(b);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_NE(frames[0].find(R"("type":-10)"), std::string::npos);
+  EXPECT_EQ(frames[1], R"({"dest_id":"b","seq":1,"src_id":"a","timestamp":1700000000000,"payload":1})");
+  EXPECT_EQ(frames[2], R"({"dest_id":"b","seq":2,"src_id":"a","timestamp":1700000000000,"payload":2})");
+  EXPECT_EQ(frames[3], R"({"dest_id":"b","src_id":"a","timestamp":1700000000000,"payload":"live"})");
+
+  router->on_message(b, R"({"type":-7,"seq":1})", now);
+  db->flush();
+  router->detach(b);
+  core::Connection& b2 = connect("b");
+  pump(1);
+  frames = take(b2);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_NE(frames[1].find(R"("seq":2,)"), std::string::npos);
+}
+
+TEST_F(InboxTest, SeqStateSurvivesAReopen) {
+  core::Connection& a = connect("a");
+  router->on_message(a, R"({"dest_id":"b"})", now);
+  pump(1);
+  connections.clear();
+  box.reset();
+  db.reset();
+  open();
+  core::Connection& a2 = connect("a");
+  router->on_message(a2, R"({"dest_id":"b"})", now);
+  pump(1);
+  EXPECT_EQ(router->directory().find_node("b")->last_seq, 2u);
+}
+
+}  // namespace
