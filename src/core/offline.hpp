@@ -32,6 +32,8 @@ class Offline {
   virtual void on_detach(Connection& connection) = 0;
   // A {"type": -7, ...} from the connection's node.
   virtual void acknowledge(Connection& connection, const protocol::Message& message) = 0;
+  // A {"type": -101, ...} config request (fetch_inbox) from the connection.
+  virtual void request(Connection& connection, const protocol::Message& message) = 0;
   // The connection's send queue was written out (a paced replay goes on).
   virtual void on_drained(Connection& connection) = 0;
   // A node connected with a client_id for the first time.

@@ -111,9 +111,12 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
     offline_->acknowledge(from, m);
     return;
   }
+  if (m.type == -101 && offline_ != nullptr) {
+    offline_->request(from, m);
+    return;
+  }
   if (m.type < 0) {
-    // Section 7: -101 comes with the delivery issue; any other negative type
-    // is not the client's to send.
+    // Section 7: the other negative types are not the client's to send.
     send_error(sender, m.id, ErrorCode::bad_field,
                "type " + std::to_string(m.type) + " is not a message type this server accepts");
     return;

@@ -1,6 +1,8 @@
 #include "inbox/inbox.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <optional>
 
 #include "protocol/json.hpp"
 
@@ -105,7 +107,7 @@ void Inbox::fetch_page(core::Connection& connection) {
   Replay& replay = *replays_.at(connection.serial);
   replay.fetching = true;
   std::uint64_t serial = connection.serial;
-  store_.fetch(connection.node->id, replay.after_seq, 1000, config_.replay_page_bytes,
+  store_.fetch(connection.node->id, replay.after_seq, UINT64_MAX, 1000, config_.replay_page_bytes,
                [this, serial](std::vector<store::InboxEntry> entries, bool more) {
                  config_.post([this, serial, entries = std::move(entries), more]() mutable {
                    on_page(serial, std::move(entries), more);
@@ -162,6 +164,85 @@ void Inbox::acknowledge(core::Connection& connection, const protocol::Message& m
   if (up_to <= node.acked_seq) return;
   node.acked_seq = up_to;
   store_.ack(node.id, up_to);
+}
+
+// Section 6, fetching on demand: {"type": -101, "payload": {"fetch_inbox":
+// {"from_seq", "to_seq", "limit"}}} is answered by -102 with the messages of
+// that inclusive range, oldest first, at most `limit` (1 to 1000, default
+// 100) and 1 MiB of message text (at least one), `more` when some were left out.
+void Inbox::request(core::Connection& connection, const protocol::Message& m) {
+  using protocol::JsonKind;
+  using protocol::JsonStatus;
+  core::Sender sender{router_.config().shard, connection.serial};
+  auto refuse = [&](std::string_view text) { router_.send_error(sender, m.id, ErrorCode::bad_field, text); };
+  if (m.payload.empty() || payload_scanner_.scan(m.payload) != JsonStatus::ok) {
+    return refuse("a -101 request needs a \"payload\" object such as {\"fetch_inbox\": {}}");
+  }
+  std::optional<std::string_view> fetch;
+  for (const protocol::JsonMember& member : payload_scanner_.members()) {
+    if (member.key == "fetch_inbox") fetch = member.value;
+  }
+  if (!fetch || fetch_scanner_.scan(*fetch) != JsonStatus::ok) {
+    return refuse("a -101 payload needs \"fetch_inbox\": an object with from_seq, to_seq, limit");
+  }
+  std::optional<std::uint64_t> from_seq;
+  std::optional<std::uint64_t> to_seq;
+  std::int64_t limit = 100;
+  for (const protocol::JsonMember& member : fetch_scanner_.members()) {
+    // -1 stands for "not an integer in range": every valid value is >= 0.
+    std::int64_t number = -1;
+    if (member.kind == JsonKind::number) number = protocol::json_integer(member.value).value_or(-1);
+    if (member.key == "from_seq" || member.key == "to_seq") {
+      if (number < 0) return refuse(std::string(member.key) + " must be a non-negative integer");
+      (member.key == "from_seq" ? from_seq : to_seq) = static_cast<std::uint64_t>(number);
+    } else if (member.key == "limit") {
+      if (number < 1 || number > 1000) return refuse("limit must be an integer from 1 to 1000");
+      limit = number;
+    } else if (member.key == "session_id") {
+      // Session logs come with sessions: no session exists yet.
+      return router_.send_error(sender, m.id, ErrorCode::unknown_session, "no such session");
+    }
+  }
+  if (from_seq && to_seq && *from_seq > *to_seq) return refuse("from_seq is after to_seq");
+  const core::Node& node = *connection.node;
+  std::uint64_t after = from_seq && *from_seq > 0 ? *from_seq - 1 : 0;
+  std::uint64_t up_to = to_seq ? *to_seq : node.last_seq;
+  store_.fetch(node.id, after, up_to, static_cast<std::size_t>(limit), config_.fetch_bytes,
+               [this, sender, id = std::string(m.id), from_seq, to_seq, up_to](
+                   std::vector<store::InboxEntry> entries, bool more) {
+                 config_.post([this, sender, id, from_seq, to_seq, up_to, entries = std::move(entries), more] {
+                   // The range used: as asked, else the oldest and newest seq (0 and 0 when empty).
+                   std::uint64_t first = from_seq ? *from_seq : entries.empty() ? 0 : entries.front().seq;
+                   std::uint64_t last = to_seq ? *to_seq : entries.empty() ? 0 : up_to;
+                   answer_fetch(sender, id, entries, more, first, last);
+                 });
+               });
+}
+
+void Inbox::answer_fetch(core::Sender to, const std::string& id, const std::vector<store::InboxEntry>& entries,
+                         bool more, std::uint64_t from_seq, std::uint64_t to_seq) {
+  std::size_t size = 128;
+  for (const store::InboxEntry& entry : entries) size += entry.frame.size() + 1;
+  std::string frame;
+  frame.reserve(size);
+  frame = "{\"type\":-102,";
+  if (!id.empty()) frame += "\"id\":\"" + id + "\",";
+  frame += "\"payload\":{\"messages\":[";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) frame += ',';
+    frame += entries[i].frame;  // each exactly as it is delivered
+  }
+  frame += "],\"from_seq\":";
+  append_int(frame, from_seq);
+  frame += ",\"to_seq\":";
+  append_int(frame, to_seq);
+  frame += more ? ",\"more\":true" : ",\"more\":false";
+  frame += ",\"server_time\":";
+  append_int(frame, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count()));
+  frame += "}}";
+  router_.reply(to, std::move(frame));
 }
 
 }  // namespace allspark::inbox

@@ -12,6 +12,7 @@
 
 #include "core/offline.hpp"
 #include "core/router.hpp"
+#include "protocol/json.hpp"
 #include "store/store.hpp"
 
 namespace allspark::inbox {
@@ -25,6 +26,7 @@ struct InboxCounters {
 
 struct InboxConfig {
   std::size_t replay_page_bytes = 256 * 1024;  // a backlog is replayed in pages of this size
+  std::size_t fetch_bytes = 1u << 20;          // section 6: the messages of one -102 add up to at most this
   // Runs a store answer on the shard's thread.
   std::function<void(std::function<void()>)> post;
 };
@@ -41,6 +43,7 @@ class Inbox final : public core::Offline {
   void on_attach(core::Connection& connection) override;
   void on_detach(core::Connection& connection) override;
   void acknowledge(core::Connection& connection, const protocol::Message& message) override;
+  void request(core::Connection& connection, const protocol::Message& message) override;
   void on_drained(core::Connection& connection) override;
   void remember_client_node(std::string_view client_id, std::string_view node_id) override;
   void end_batch() override;
@@ -63,7 +66,12 @@ class Inbox final : public core::Offline {
   void fetch_page(core::Connection& connection);
   void on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
 
+  void answer_fetch(core::Sender to, const std::string& id, const std::vector<store::InboxEntry>& entries, bool more,
+                    std::uint64_t from_seq, std::uint64_t to_seq);
+
   core::Router& router_;
+  protocol::JsonScanner payload_scanner_;  // a -101's payload
+  protocol::JsonScanner fetch_scanner_;    // its fetch_inbox object
   store::Store& store_;
   InboxConfig config_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial

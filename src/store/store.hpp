@@ -52,10 +52,11 @@ class Store {
   // Removes a node's entries with seq <= up_to_seq.
   virtual void ack(std::string node_id, std::uint64_t up_to_seq) = 0;
 
-  // A node's entries with seq > after_seq, oldest first: at most max_entries,
-  // and frames adding up to at most max_bytes (at least one entry when any).
-  // `more` is true when entries were left out. Sees every append called before.
-  virtual void fetch(std::string node_id, std::uint64_t after_seq, std::size_t max_entries,
+  // A node's entries with after_seq < seq <= up_to_seq, oldest first: at most
+  // max_entries, and frames adding up to at most max_bytes (at least one entry
+  // when any). `more` is true when entries of that range were left out. Sees
+  // every append called before.
+  virtual void fetch(std::string node_id, std::uint64_t after_seq, std::uint64_t up_to_seq, std::size_t max_entries,
                      std::size_t max_bytes,
                      std::function<void(std::vector<InboxEntry> entries, bool more)> done) = 0;
 

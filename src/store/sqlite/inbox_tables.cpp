@@ -31,7 +31,8 @@ bool InboxTables::open(Database db, std::string& error) {
        "ON CONFLICT (node_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)"},
       {&delete_up_to_, "DELETE FROM inbox WHERE node_id = ?1 AND seq <= ?2"},
       {&select_after_,
-       "SELECT seq, stored_at_ms, frame FROM inbox WHERE node_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
+       "SELECT seq, stored_at_ms, frame FROM inbox WHERE node_id = ?1 AND seq > ?2 AND seq <= ?4 ORDER BY seq "
+       "LIMIT ?3"},
       {&select_states_,
        "SELECT n.node_id, n.last_seq, (SELECT count(*) FROM inbox AS i WHERE i.node_id = n.node_id) "
        "FROM node AS n"},
@@ -84,7 +85,8 @@ bool InboxTables::ack(std::string_view node_id, std::uint64_t up_to_seq, std::ui
   return true;
 }
 
-bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std::size_t max_entries,
+bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std::uint64_t up_to_seq,
+                        std::size_t max_entries,
                         std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more) {
   entries.clear();
   more = false;
@@ -94,6 +96,7 @@ bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std
   select_after_.bind(1, node_id);
   select_after_.bind(2, to_sql(after_seq));
   select_after_.bind(3, limit);
+  select_after_.bind(4, to_sql(up_to_seq));
   std::size_t bytes = 0;
   for (;;) {
     const int rc = select_after_.step();

@@ -29,7 +29,7 @@ class InboxTables {
   // Removes a node's entries up to `up_to_seq`; `removed` counts rows.
   bool ack(std::string_view node_id, std::uint64_t up_to_seq, std::uint64_t& removed);
   // Store::fetch's limits; `entries` is cleared first.
-  bool fetch(const std::string& node_id, std::uint64_t after_seq, std::size_t max_entries,
+  bool fetch(const std::string& node_id, std::uint64_t after_seq, std::uint64_t up_to_seq, std::size_t max_entries,
              std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more);
   // Every node with a last_seq, with its count of stored entries.
   bool load_states(std::vector<InboxState>& states);

@@ -37,6 +37,7 @@ struct AckOp {
 struct FetchOp {
   std::string node_id;
   std::uint64_t after_seq = 0;
+  std::uint64_t up_to_seq = 0;
   std::size_t max_entries = 0;
   std::size_t max_bytes = 0;
   std::function<void(std::vector<InboxEntry> entries, bool more)> done;
@@ -93,9 +94,10 @@ class SqliteStore final : public Store {
     push(AckOp{std::move(node_id), up_to_seq});
   }
 
-  void fetch(std::string node_id, std::uint64_t after_seq, std::size_t max_entries, std::size_t max_bytes,
+  void fetch(std::string node_id, std::uint64_t after_seq, std::uint64_t up_to_seq, std::size_t max_entries,
+             std::size_t max_bytes,
              std::function<void(std::vector<InboxEntry> entries, bool more)> done) override {
-    push(FetchOp{std::move(node_id), after_seq, max_entries, max_bytes, std::move(done), {}, false});
+    push(FetchOp{std::move(node_id), after_seq, up_to_seq, max_entries, max_bytes, std::move(done), {}, false});
   }
 
   void remember_client_node(std::string client_id, std::string node_id) override {
@@ -194,7 +196,8 @@ class SqliteStore final : public Store {
             } else if constexpr (std::is_same_v<Op, AckOp>) {
               return tables_.ack(op.node_id, op.up_to_seq, removed);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
-              return tables_.fetch(op.node_id, op.after_seq, op.max_entries, op.max_bytes, op.entries, op.more);
+              return tables_.fetch(op.node_id, op.after_seq, op.up_to_seq, op.max_entries, op.max_bytes, op.entries,
+                                   op.more);
             } else if constexpr (std::is_same_v<Op, LoadOp>) {
               return tables_.load_states(op.states);
             } else if constexpr (std::is_same_v<Op, MemberOp>) {

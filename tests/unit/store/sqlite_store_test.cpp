@@ -89,7 +89,7 @@ class SqliteStoreTest : public ::testing::Test {
   Fetched fetch_now(const std::string& node, std::uint64_t after, std::size_t max_entries = 1000,
                     std::size_t max_bytes = 1u << 20) {
     Fetched out;
-    store->fetch(node, after, max_entries, max_bytes, [&](std::vector<InboxEntry> entries, bool more) {
+    store->fetch(node, after, UINT64_MAX, max_entries, max_bytes, [&](std::vector<InboxEntry> entries, bool more) {
       out = Fetched{std::move(entries), more};
     });
     store->flush();
@@ -177,7 +177,7 @@ TEST_F(SqliteStoreTest, CallbacksRunInCallOrderAcrossThreads) {
       if (seq % 10 == 0) {
         // Sees the append called just before, and the ack before that.
         calls.push_back("fetch " + id);
-        store->fetch(node, 0, 1000, 1u << 20, [&, id, seq](std::vector<InboxEntry> entries, bool) {
+        store->fetch(node, 0, UINT64_MAX, 1000, 1u << 20, [&, id, seq](std::vector<InboxEntry> entries, bool) {
           if (entries.size() != 1 || entries.front().seq != seq) ++stale_fetches;
           completions.push_back("fetch " + id);
         });
@@ -333,7 +333,7 @@ TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
   store->append({entry_for("a", 4)}, [&](bool ok) { results.push_back(ok); });
   store->append({entry_for("poison", 1)}, [&](bool ok) { results.push_back(ok); });
   store->ack("a", 1);
-  store->fetch("a", 0, 100, 1u << 20, [&](std::vector<InboxEntry> entries, bool more) {
+  store->fetch("a", 0, UINT64_MAX, 100, 1u << 20, [&](std::vector<InboxEntry> entries, bool more) {
     fetched = Fetched{std::move(entries), more};
   });
   release.set_value();
@@ -478,7 +478,7 @@ TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
   ASSERT_NE(store, nullptr) << error;
   std::map<std::uint64_t, InboxEntry> kept;
   for (int node = 0; node < 3; ++node) {
-    store->fetch("crash-" + std::to_string(node), 0, SIZE_MAX, SIZE_MAX,
+    store->fetch("crash-" + std::to_string(node), 0, UINT64_MAX, SIZE_MAX, SIZE_MAX,
                  [&](std::vector<InboxEntry> entries, bool) {
                    for (InboxEntry& entry : entries) kept[entry.seq] = std::move(entry);
                  });
@@ -520,6 +520,29 @@ TEST_F(SqliteStoreTest, ClientMembershipsAreKeptOnceAndSurviveAReopen) {
   std::sort(members.begin(), members.end());
   EXPECT_EQ(members, (std::vector<std::pair<std::string, std::string>>{
                          {"alice", "laptop"}, {"alice", "phone"}, {"bob", "tablet"}}));
+}
+
+}  // namespace
+}  // namespace allspark::store
+
+namespace allspark::store {
+namespace {
+
+TEST_F(SqliteStoreTest, FetchStopsAtUpToSeqAndMoreOnlyCountsThatRange) {
+  EXPECT_TRUE(append_now({entry_for("a", 1), entry_for("a", 2), entry_for("a", 3), entry_for("a", 4)}));
+  Fetched got;
+  store->fetch("a", 1, 3, 1000, 1u << 20, [&](std::vector<InboxEntry> entries, bool more) {
+    got = Fetched{std::move(entries), more};
+  });
+  store->flush();
+  EXPECT_EQ(seqs_of(got), (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_FALSE(got.more);  // seq 4 exists, but outside the range
+  store->fetch("a", 0, 3, 2, 1u << 20, [&](std::vector<InboxEntry> entries, bool more) {
+    got = Fetched{std::move(entries), more};
+  });
+  store->flush();
+  EXPECT_EQ(seqs_of(got), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_TRUE(got.more);
 }
 
 }  // namespace
