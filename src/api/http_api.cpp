@@ -104,21 +104,27 @@ HttpApi::HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds, Se
 
 void HttpApi::set_port(std::uint16_t port) { config_.port = port; }
 
-HttpResponse HttpApi::handle(const HttpRequest& request) {
+void HttpApi::handle(const HttpRequest& request, net::Respond respond) {
   Route route = route_of(request.path);
   auto origin = request.header("origin");
-  if (request.method == "OPTIONS" && route != Route::unknown) return preflight(request);
-  HttpResponse answer = answer_for(request, route);
+  if (request.method == "OPTIONS" && route != Route::unknown) return respond(preflight(request));
   // Section 8: browsers on allowed origins may read the answer.
   if (origin && config_.allowed_origins.size() > 0 && origin_allowed(*origin, request)) {
-    answer.headers.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
-    answer.headers.emplace_back("Vary", "Origin");
+    respond = [respond, origin = std::string(*origin)](HttpResponse answer) {
+      answer.headers.emplace_back("Access-Control-Allow-Origin", origin);
+      answer.headers.emplace_back("Vary", "Origin");
+      respond(std::move(answer));
+    };
   }
-  return answer;
+  answer_for(request, route, std::move(respond));
 }
 
-HttpResponse HttpApi::answer_for(const HttpRequest& request, Route route) {
-  if (auto refusal = check_request(request, route)) return *refusal;
+void HttpApi::answer_for(const HttpRequest& request, Route route, net::Respond respond) {
+  if (auto refusal = check_request(request, route)) return respond(*refusal);
+  respond(answer_now(request, route));
+}
+
+HttpResponse HttpApi::answer_now(const HttpRequest& request, Route route) {
   switch (route) {
     case Route::preconnect: return preconnect(request);
     case Route::connect:

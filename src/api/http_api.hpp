@@ -36,14 +36,15 @@ class HttpApi final : public net::HttpHandler {
   // `now_seconds` is the clock tokens are checked against.
   HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds, ServerHooks hooks);
 
-  net::HttpResponse handle(const net::HttpRequest& request) override;
+  void handle(const net::HttpRequest& request, net::Respond respond) override;
   net::UpgradeDecision upgrade(const net::HttpRequest& request) override;
 
   // Called once the listener knows its port (--port 0).
   void set_port(std::uint16_t port);
 
  private:
-  net::HttpResponse answer_for(const net::HttpRequest& request, Route route);
+  void answer_for(const net::HttpRequest& request, Route route, net::Respond respond);
+  net::HttpResponse answer_now(const net::HttpRequest& request, Route route);
   net::HttpResponse preflight(const net::HttpRequest& request);
   net::HttpResponse preconnect(const net::HttpRequest& request);
   net::HttpResponse cluster(const net::HttpRequest& request);

@@ -3,6 +3,7 @@
 // HTTP/1.1 with Beast) and the api layer (which decides the answers). Keeps
 // Beast's headers out of everything but listener.cpp. Cold path.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,11 +42,15 @@ struct UpgradeDecision {
   core::ConnectIdentity identity;
 };
 
+// Called once with the answer, from any thread (an answer may come from a
+// node's home shard).
+using Respond = std::function<void(HttpResponse)>;
+
 // Implemented by the api layer; called on the thread that runs the listener.
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
-  virtual HttpResponse handle(const HttpRequest& request) = 0;
+  virtual void handle(const HttpRequest& request, Respond respond) = 0;
   virtual UpgradeDecision upgrade(const HttpRequest& request) = 0;
 };
 

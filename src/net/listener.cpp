@@ -1,6 +1,9 @@
 #include "net/listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -150,9 +153,23 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
         co_await reply(stream, *decision.refusal, false);
         co_return;
       }
-      HttpResponse answer = handler.handle(request);
+      HttpResponse answer = co_await answer_of(request);
       if (!co_await reply(stream, answer, keep_alive) || !keep_alive) co_return;
     }
+  }
+
+  // The handler's answer, which may come from another thread: it is posted
+  // back to this session's executor.
+  asio::awaitable<HttpResponse> answer_of(const HttpRequest& request) {
+    auto executor = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
+        [this, &request, executor](auto completion) {
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          handler.handle(request, [shared, executor](HttpResponse answer) {
+            asio::post(executor, [shared, answer = std::move(answer)]() mutable { (*shared)(std::move(answer)); });
+          });
+        },
+        asio::use_awaitable);
   }
 
   asio::awaitable<bool> reply(beast::tcp_stream& stream, const HttpResponse& answer, bool keep_alive) {
