@@ -18,7 +18,18 @@ Route route_of(std::string_view path) {
   if (path == "/healthz") return Route::healthz;
   if (path == "/metrics") return Route::metrics;
   if (path == "/v1/cluster") return Route::cluster;
+  if (path == "/v1/inbox") return Route::inbox;
+  if (path == "/v1/inbox/ack") return Route::inbox_ack;
+  constexpr std::string_view connections = "/v1/connections/";
+  constexpr std::string_view close = "/close";
+  if (path.size() > connections.size() + close.size() && path.starts_with(connections) && path.ends_with(close)) {
+    return Route::connection_close;
+  }
   return Route::unknown;
+}
+
+const char* method_of(Route route) {
+  return route == Route::inbox_ack || route == Route::connection_close ? "POST" : "GET";
 }
 
 // Section 8: the path first, then the method, then the body size; all before
@@ -27,10 +38,11 @@ std::optional<HttpResponse> check_request(const HttpRequest& request, Route rout
   if (route == Route::unknown) {
     return error_response(ErrorCode::not_found, "no such path: " + request.path);
   }
-  if (request.method != "GET") {
+  const std::string method = method_of(route);
+  if (request.method != method) {
     HttpResponse answer = error_response(ErrorCode::method_not_allowed,
-                                         request.method + " is not allowed on " + request.path + "; use GET");
-    answer.headers.emplace_back("Allow", "GET");
+                                         request.method + " is not allowed on " + request.path + "; use " + method);
+    answer.headers.emplace_back("Allow", method);
     return answer;
   }
   if (request.body_too_large) {
@@ -51,10 +63,7 @@ std::optional<std::string> auth_key_of(const HttpRequest& request) {
   return request.query_param("auth_key");
 }
 
-struct Authenticated {
-  std::optional<HttpResponse> refusal;
-  protocol::AuthClaims claims;
-};
+}  // namespace
 
 Authenticated authenticate(const HttpRequest& request, const std::string& secret, std::int64_t now) {
   auto key = auth_key_of(request);
@@ -66,6 +75,8 @@ Authenticated authenticate(const HttpRequest& request, const std::string& secret
   ErrorCode code = result.status == protocol::TokenStatus::bad_id ? ErrorCode::bad_id : ErrorCode::unauthorized;
   return {error_response(code, result.message), {}};
 }
+
+namespace {
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -121,7 +132,12 @@ void HttpApi::handle(const HttpRequest& request, net::Respond respond) {
 
 void HttpApi::answer_for(const HttpRequest& request, Route route, net::Respond respond) {
   if (auto refusal = check_request(request, route)) return respond(*refusal);
-  respond(answer_now(request, route));
+  switch (route) {
+    case Route::inbox: return inbox_fetch(request, std::move(respond));
+    case Route::inbox_ack: return inbox_ack(request, std::move(respond));
+    case Route::connection_close: return connection_close(request, std::move(respond));
+    default: return respond(answer_now(request, route));
+  }
 }
 
 HttpResponse HttpApi::answer_now(const HttpRequest& request, Route route) {
@@ -142,7 +158,7 @@ HttpResponse HttpApi::answer_now(const HttpRequest& request, Route route) {
       return answer;
     }
     case Route::cluster: return cluster(request);
-    case Route::unknown: break;
+    default: break;
   }
   return error_response(ErrorCode::not_found, "no such path: " + request.path);
 }

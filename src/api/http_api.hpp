@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "inbox/inbox.hpp"
 #include "net/http_types.hpp"
+#include "protocol/token.hpp"
 
 namespace allspark::api {
 
@@ -22,14 +24,23 @@ struct ApiConfig {
   std::vector<std::string> allowed_origins;  // lower-case; "*" allows any
 };
 
-enum class Route { preconnect, connect, healthz, metrics, cluster, unknown };
+enum class Route { preconnect, connect, healthz, metrics, cluster, inbox, inbox_ack, connection_close, unknown };
 
 // What the API asks of the running server (wired by app::Server).
 struct ServerHooks {
   std::function<bool()> draining;             // SIGTERM received
   std::function<std::string()> metrics_text;  // Prometheus text
   std::function<std::uint64_t()> load;        // this server's load for /v1/cluster and preconnect
+  // Runs `work` on a node's home shard, with that shard's router and inbox.
+  std::function<void(const std::string& node_id, std::function<void(core::Router&, inbox::Inbox&)> work)> on_home_shard;
 };
+
+struct Authenticated {
+  std::optional<net::HttpResponse> refusal;
+  protocol::AuthClaims claims;
+};
+// Section 2: the auth key of a request, checked.
+Authenticated authenticate(const net::HttpRequest& request, const std::string& secret, std::int64_t now);
 
 class HttpApi final : public net::HttpHandler {
  public:
@@ -48,6 +59,10 @@ class HttpApi final : public net::HttpHandler {
   net::HttpResponse preflight(const net::HttpRequest& request);
   net::HttpResponse preconnect(const net::HttpRequest& request);
   net::HttpResponse cluster(const net::HttpRequest& request);
+  // node_routes.cpp: answered on the node's home shard.
+  void inbox_fetch(const net::HttpRequest& request, net::Respond respond);
+  void inbox_ack(const net::HttpRequest& request, net::Respond respond);
+  void connection_close(const net::HttpRequest& request, net::Respond respond);
   std::string server_json() const;
   bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 

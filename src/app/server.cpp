@@ -216,6 +216,13 @@ int run_server(const ServeConfig& config) {
     m.draining = draining;
     return api::format_metrics(m);
   };
+  hooks.on_home_shard = [&shards, &inboxes](const std::string& node_id,
+                                            std::function<void(core::Router&, inbox::Inbox&)> work) {
+    std::uint32_t home = shards[0]->router().home_of(node_id);
+    net::Shard& shard = *shards[home];
+    inbox::Inbox& inbox = *inboxes[home];
+    shard.post_work([&shard, &inbox, work = std::move(work)] { work(shard.router(), inbox); });
+  };
   api::HttpApi http_api(api_config, now_seconds, hooks);
 
   // After the upgrade a connection moves to its node's home shard for life.

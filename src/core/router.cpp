@@ -290,6 +290,19 @@ void Router::send_frame(Connection& to, std::string_view frame) {
   body->release();
 }
 
+std::size_t Router::close_node(std::string_view node_id, std::uint16_t code) {
+  Node* node = directory_.find_node(node_id);
+  if (node == nullptr) return 0;
+  std::size_t closed = 0;
+  for (Connection* connection : node->connections) {
+    if (connection->close_code != 0) continue;
+    connection->close_code = code;
+    mark_dirty(*connection);
+    ++closed;
+  }
+  return closed;
+}
+
 void Router::send_control(Connection& connection, FrameKind kind, std::string_view payload) {
   Body* body = Body::copy_of(payload);
   // Control frames are tiny; they may pass the limit so a close always fits.

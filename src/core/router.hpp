@@ -70,6 +70,10 @@ class Router {
   // A batch another shard handed over.
   void receive(ShardMail mail);
 
+  // Closes every connection of a node homed here with `code` (4003: closed
+  // by the application); returns how many.
+  std::size_t close_node(std::string_view node_id, std::uint16_t code);
+
   // Queues a control frame (ping, pong, close) on a connection.
   void send_control(Connection& connection, FrameKind kind, std::string_view payload);
 

@@ -159,8 +159,11 @@ void Inbox::acknowledge(core::Connection& connection, const protocol::Message& m
     router_.send_error(sender, m.id, ErrorCode::bad_field, "an ack (type -7) needs \"seq\": a non-negative integer");
     return;
   }
-  core::Node& node = *connection.node;
-  std::uint64_t up_to = std::min<std::uint64_t>(static_cast<std::uint64_t>(*seq), node.last_seq);
+  acknowledge(*connection.node, static_cast<std::uint64_t>(*seq));
+}
+
+void Inbox::acknowledge(core::Node& node, std::uint64_t seq) {
+  std::uint64_t up_to = std::min(seq, node.last_seq);
   if (up_to <= node.acked_seq) return;
   node.acked_seq = up_to;
   store_.ack(node.id, up_to);
@@ -178,11 +181,11 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
   if (m.payload.empty() || payload_scanner_.scan(m.payload) != JsonStatus::ok) {
     return refuse("a -101 request needs a \"payload\" object such as {\"fetch_inbox\": {}}");
   }
-  std::optional<std::string_view> fetch;
+  std::optional<std::string_view> fetch_object;
   for (const protocol::JsonMember& member : payload_scanner_.members()) {
-    if (member.key == "fetch_inbox") fetch = member.value;
+    if (member.key == "fetch_inbox") fetch_object = member.value;
   }
-  if (!fetch || fetch_scanner_.scan(*fetch) != JsonStatus::ok) {
+  if (!fetch_object || fetch_scanner_.scan(*fetch_object) != JsonStatus::ok) {
     return refuse("a -101 payload needs \"fetch_inbox\": an object with from_seq, to_seq, limit");
   }
   std::optional<std::uint64_t> from_seq;
@@ -204,45 +207,55 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
     }
   }
   if (from_seq && to_seq && *from_seq > *to_seq) return refuse("from_seq is after to_seq");
-  const core::Node& node = *connection.node;
+  std::string id(m.id);
+  fetch(*connection.node, from_seq, to_seq, static_cast<std::size_t>(limit), [this, sender, id](std::string payload) {
+    std::string frame = "{\"type\":-102,";
+    if (!id.empty()) frame += "\"id\":\"" + id + "\",";
+    frame += "\"payload\":" + payload + "}";
+    router_.reply(sender, std::move(frame));
+  });
+}
+
+void Inbox::fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,
+                  std::size_t limit, std::function<void(std::string payload)> done) {
   std::uint64_t after = from_seq && *from_seq > 0 ? *from_seq - 1 : 0;
   std::uint64_t up_to = to_seq ? *to_seq : node.last_seq;
-  store_.fetch(node.id, after, up_to, static_cast<std::size_t>(limit), config_.fetch_bytes,
-               [this, sender, id = std::string(m.id), from_seq, to_seq, up_to](
-                   std::vector<store::InboxEntry> entries, bool more) {
-                 config_.post([this, sender, id, from_seq, to_seq, up_to, entries = std::move(entries), more] {
+  store_.fetch(node.id, after, up_to, limit, config_.fetch_bytes,
+               [this, from_seq, to_seq, up_to, done = std::move(done)](std::vector<store::InboxEntry> entries,
+                                                                        bool more) mutable {
+                 config_.post([from_seq, to_seq, up_to, entries = std::move(entries), more, done = std::move(done)] {
                    // The range used: as asked, else the oldest and newest seq (0 and 0 when empty).
                    std::uint64_t first = from_seq ? *from_seq : entries.empty() ? 0 : entries.front().seq;
                    std::uint64_t last = to_seq ? *to_seq : entries.empty() ? 0 : up_to;
-                   answer_fetch(sender, id, entries, more, first, last);
+                   done(fetch_payload(entries, more, first, last));
                  });
                });
 }
 
-void Inbox::answer_fetch(core::Sender to, const std::string& id, const std::vector<store::InboxEntry>& entries,
-                         bool more, std::uint64_t from_seq, std::uint64_t to_seq) {
+// {"messages": [...], "from_seq", "to_seq", "more", "server_time"}, each
+// message exactly as it is delivered.
+std::string fetch_payload(const std::vector<store::InboxEntry>& entries, bool more, std::uint64_t from_seq,
+                          std::uint64_t to_seq) {
   std::size_t size = 128;
   for (const store::InboxEntry& entry : entries) size += entry.frame.size() + 1;
-  std::string frame;
-  frame.reserve(size);
-  frame = "{\"type\":-102,";
-  if (!id.empty()) frame += "\"id\":\"" + id + "\",";
-  frame += "\"payload\":{\"messages\":[";
+  std::string out;
+  out.reserve(size);
+  out = "{\"messages\":[";
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (i > 0) frame += ',';
-    frame += entries[i].frame;  // each exactly as it is delivered
+    if (i > 0) out += ',';
+    out += entries[i].frame;
   }
-  frame += "],\"from_seq\":";
-  append_int(frame, from_seq);
-  frame += ",\"to_seq\":";
-  append_int(frame, to_seq);
-  frame += more ? ",\"more\":true" : ",\"more\":false";
-  frame += ",\"server_time\":";
-  append_int(frame, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count()));
-  frame += "}}";
-  router_.reply(to, std::move(frame));
+  out += "],\"from_seq\":";
+  append_int(out, from_seq);
+  out += ",\"to_seq\":";
+  append_int(out, to_seq);
+  out += more ? ",\"more\":true" : ",\"more\":false";
+  out += ",\"server_time\":";
+  append_int(out, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count()));
+  out += '}';
+  return out;
 }
 
 }  // namespace allspark::inbox

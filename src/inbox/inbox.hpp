@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +32,10 @@ struct InboxConfig {
   std::function<void(std::function<void()>)> post;
 };
 
+// The -102 payload: {"messages", "from_seq", "to_seq", "more", "server_time"}.
+std::string fetch_payload(const std::vector<store::InboxEntry>& entries, bool more, std::uint64_t from_seq,
+                          std::uint64_t to_seq);
+
 class Inbox final : public core::Offline {
  public:
   Inbox(core::Router& router, store::Store& store, InboxConfig config);
@@ -47,6 +52,12 @@ class Inbox final : public core::Offline {
   void on_drained(core::Connection& connection) override;
   void remember_client_node(std::string_view client_id, std::string_view node_id) override;
   void end_batch() override;
+
+  // The same, for the HTTP API (GET /v1/inbox, POST /v1/inbox/ack), on the
+  // node's home shard. `done` gets the -102 payload object.
+  void fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,
+             std::size_t limit, std::function<void(std::string payload)> done);
+  void acknowledge(core::Node& node, std::uint64_t seq);
 
   const InboxCounters& counters() const { return counters_; }
 
@@ -66,8 +77,6 @@ class Inbox final : public core::Offline {
   void fetch_page(core::Connection& connection);
   void on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
 
-  void answer_fetch(core::Sender to, const std::string& id, const std::vector<store::InboxEntry>& entries, bool more,
-                    std::uint64_t from_seq, std::uint64_t to_seq);
 
   core::Router& router_;
   protocol::JsonScanner payload_scanner_;  // a -101's payload

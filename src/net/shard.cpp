@@ -346,7 +346,8 @@ void Shard::flush_dirty() {
     auto* ws = static_cast<WsConnection*>(router_.dirty()[i]->transport);
     if (ws->state == WsState::dead) continue;
     if (ws->state == WsState::open && ws->core.close_code != 0) {
-      begin_close(*ws, ws->core.close_code, "slow consumer: send queue full");
+      begin_close(*ws, ws->core.close_code,
+                  ws->core.close_code == 4001 ? "slow consumer: send queue full" : "closed by the application");
     }
     flush(*ws);
   }

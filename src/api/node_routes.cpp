@@ -1,0 +1,103 @@
+// The HTTP routes answered on a node's home shard (PROTOCOL.md sections 6
+// and 9): GET /v1/inbox, POST /v1/inbox/ack, POST /v1/connections/{id}/close.
+#include <charconv>
+
+#include "api/http_api.hpp"
+#include "protocol/ids.hpp"
+#include "protocol/json.hpp"
+
+namespace allspark::api {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using protocol::ErrorCode;
+
+namespace {
+
+HttpResponse json_answer(std::string body) {
+  HttpResponse answer;
+  answer.body = std::move(body);
+  return answer;
+}
+
+// A query parameter that must be an unsigned integer when present.
+bool read_seq(const HttpRequest& request, std::string_view name, std::optional<std::uint64_t>& out) {
+  auto text = request.query_param(name);
+  if (!text) return true;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || text->empty()) return false;
+  out = value;
+  return true;
+}
+
+}  // namespace
+
+// Section 6: GET /v1/inbox?from_seq=&to_seq=&limit=&session_id= answers the
+// -102 payload for the caller's node.
+void HttpApi::inbox_fetch(const HttpRequest& request, net::Respond respond) {
+  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  if (who.refusal) return respond(*who.refusal);
+  std::optional<std::uint64_t> from_seq, to_seq, limit;
+  if (!read_seq(request, "from_seq", from_seq) || !read_seq(request, "to_seq", to_seq)) {
+    return respond(error_response(ErrorCode::bad_field, "from_seq and to_seq must be non-negative integers"));
+  }
+  if (!read_seq(request, "limit", limit) || (limit && (*limit < 1 || *limit > 1000))) {
+    return respond(error_response(ErrorCode::bad_field, "limit must be an integer from 1 to 1000"));
+  }
+  if (from_seq && to_seq && *from_seq > *to_seq) {
+    return respond(error_response(ErrorCode::bad_field, "from_seq is after to_seq"));
+  }
+  if (request.query_param("session_id")) {
+    return respond(error_response(ErrorCode::unknown_session, "no such session"));  // sessions come later
+  }
+  std::string node_id = who.claims.node_id;
+  hooks_.on_home_shard(node_id, [node_id, from_seq, to_seq, limit, respond](core::Router& router, inbox::Inbox& inbox) {
+    inbox.fetch(router.node_here(node_id), from_seq, to_seq, limit.value_or(100),
+                [respond](std::string payload) { respond(json_answer(std::move(payload))); });
+  });
+}
+
+// Section 6: POST /v1/inbox/ack {"seq": N} acknowledges the caller's inbox up to N.
+void HttpApi::inbox_ack(const HttpRequest& request, net::Respond respond) {
+  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  if (who.refusal) return respond(*who.refusal);
+  protocol::JsonScanner scanner;
+  switch (scanner.scan(request.body)) {
+    case protocol::JsonStatus::ok: break;
+    case protocol::JsonStatus::not_an_object: return respond(error_response(ErrorCode::not_an_object, "the body must be a JSON object"));
+    case protocol::JsonStatus::duplicate_key: return respond(error_response(ErrorCode::bad_field, scanner.error()));
+    case protocol::JsonStatus::bad_json: return respond(error_response(ErrorCode::bad_json, scanner.error()));
+  }
+  std::optional<std::int64_t> seq;
+  for (const protocol::JsonMember& member : scanner.members()) {
+    if (member.key == "session_id") return respond(error_response(ErrorCode::unknown_session, "no such session"));
+    if (member.key == "seq" && member.kind == protocol::JsonKind::number) seq = protocol::json_integer(member.value);
+  }
+  if (!seq || *seq < 0) return respond(error_response(ErrorCode::bad_field, "\"seq\" must be a non-negative integer"));
+  std::string node_id = who.claims.node_id;
+  std::uint64_t up_to = static_cast<std::uint64_t>(*seq);
+  hooks_.on_home_shard(node_id, [node_id, up_to, respond](core::Router& router, inbox::Inbox& inbox) {
+    inbox.acknowledge(router.node_here(node_id), up_to);
+    respond(json_answer("{}"));
+  });
+}
+
+// Section 9: POST /v1/connections/{node_id}/close (app role) closes every
+// connection of that node with 4003.
+void HttpApi::connection_close(const HttpRequest& request, net::Respond respond) {
+  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  if (who.refusal) return respond(*who.refusal);
+  if (who.claims.role == protocol::Role::node) {
+    return respond(error_response(ErrorCode::forbidden, "closing connections is for the app role"));
+  }
+  constexpr std::size_t prefix = std::string_view("/v1/connections/").size();
+  std::string node_id = request.path.substr(prefix, request.path.size() - prefix - std::string_view("/close").size());
+  if (!protocol::is_valid_id(node_id)) return respond(error_response(ErrorCode::bad_id, "not a valid node id"));
+  hooks_.on_home_shard(node_id, [node_id, respond](core::Router& router, inbox::Inbox&) {
+    std::size_t closed = router.close_node(node_id, 4003);
+    respond(json_answer("{\"closed\":" + std::to_string(closed) + "}"));
+  });
+}
+
+}  // namespace allspark::api
