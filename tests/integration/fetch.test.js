@@ -100,3 +100,62 @@ test('fetch_inbox: bad requests get bad_field (or unknown_session) and harm no o
   assert.deepEqual(r.json.payload.messages.map((m) => m.seq), [1, 2]);
   await h.assert_traffic_flows(server);
 });
+
+test('GET /v1/inbox and POST /v1/inbox/ack do over HTTP what -101 and -7 do', async (t) => {
+  const server = await h.start_server();
+  t.after(() => server.stop());
+  const { b, replayed } = await with_inbox(server, 3);
+  const auth = { authorization: `Bearer ${b.key}` };
+  let r = await h.http_request(server, { path: '/v1/inbox', headers: auth });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers['content-type'], /^application\/json/);
+  assert.deepEqual(r.json.messages, replayed.map((f) => f.json));
+  assert.deepEqual([r.json.from_seq, r.json.to_seq, r.json.more], [1, 3, false]);
+  r = await h.http_request(server, { path: '/v1/inbox?from_seq=2&limit=1', headers: auth });
+  assert.deepEqual(r.json.messages.map((m) => m.seq), [2]);
+  assert.equal(r.json.more, true);
+
+  r = await h.http_request(server, { method: 'POST', path: '/v1/inbox/ack', headers: auth, body: { seq: 2 } });
+  assert.equal(r.status, 200, r.text);
+  r = await h.http_request(server, { path: '/v1/inbox', headers: auth });
+  assert.deepEqual(r.json.messages.map((m) => m.seq), [3]);
+
+  // Bad input over HTTP: the section 8 shapes.
+  for (const q of ['limit=0', 'limit=1001', 'limit=x', 'from_seq=-1', 'from_seq=5&to_seq=1', 'to_seq=1.5']) {
+    h.assert_http_error(await h.http_request(server, { path: `/v1/inbox?${q}`, headers: auth }), 400, 'bad_field');
+  }
+  h.assert_http_error(await h.http_request(server, { path: '/v1/inbox?session_id=room', headers: auth }), 404, 'unknown_session');
+  h.assert_http_error(await h.http_request(server, { path: '/v1/inbox' }), 401, 'unauthorized');
+  h.assert_http_error(await h.http_request(server, { method: 'POST', path: '/v1/inbox' }), 405, 'method_not_allowed');
+  const post = (body) => h.http_request(server, { method: 'POST', path: '/v1/inbox/ack', headers: auth, body });
+  h.assert_http_error(await post('{"seq":'), 400, 'bad_json');
+  h.assert_http_error(await post('[1]'), 400, 'not_an_object');
+  h.assert_http_error(await post({ seq: 'x' }), 400, 'bad_field');
+  h.assert_http_error(await post('{"seq":1,"seq":2}'), 400, 'bad_field');
+  h.assert_http_error(await post({ session_id: 'room', seq: 1 }), 404, 'unknown_session');
+  h.assert_http_error(await h.http_request(server, { path: '/v1/inbox/ack', headers: auth }), 405, 'method_not_allowed');
+  r = await h.http_request(server, { path: '/v1/inbox', headers: auth });
+  assert.deepEqual(r.json.messages.map((m) => m.seq), [3]);  // nothing lost
+  await h.assert_traffic_flows(server);
+});
+
+test('POST /v1/connections/{node_id}/close (app role) closes every connection of the node with 4003', async (t) => {
+  const server = await h.start_server();
+  t.after(() => server.stop());
+  const node = h.uid('victim');
+  const tab1 = await h.connect(server, { node });
+  const tab2 = await h.connect(server, { node });
+  const app = h.node_key(server, { node: 'backend', role: 'app' });
+  const close = (id, key) => h.http_request(server, { method: 'POST', path: `/v1/connections/${id}/close`,
+                                                      headers: { authorization: `Bearer ${key}` } });
+  h.assert_http_error(await close(node, h.node_key(server, { node: 'someone' })), 403, 'forbidden');
+  assert.ok(tab1.open && tab2.open);
+  const r = await close(node, app);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { closed: 2 });
+  assert.equal((await tab1.closed).code, 4003);
+  assert.equal((await tab2.closed).code, 4003);
+  assert.deepEqual((await close('nobody-here', app)).json, { closed: 0 });
+  h.assert_http_error(await close('bad%20id', app), 400, 'bad_id');
+  await h.assert_traffic_flows(server);
+});
