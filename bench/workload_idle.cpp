@@ -129,6 +129,8 @@ std::string json(const IdleReport& r) {
   number("connect_s", r.connect_s);
   number("connects_per_s", r.connect_s > 0 ? static_cast<double>(r.connections) / r.connect_s : 0);
   number("bench_connect_cpu_s", r.bench_connect_cpu.total());
+  number("bench_connect_user_s", r.bench_connect_cpu.user_s);
+  number("bench_connect_system_s", r.bench_connect_cpu.system_s);
   if (r.server_connect_cpu) {
     double cpu = r.server_connect_cpu->total();
     number("server_connect_cpu_s", cpu);
