@@ -200,11 +200,12 @@ int run_idle(ArgReader& args, const CommonOptions& options) {
   if (limit.rlim_cur != RLIM_INFINITY && connections + own_descriptors > limit.rlim_cur) {
     std::fprintf(stderr,
                  "allspark-bench idle: --connections %llu needs %llu descriptors (one per connection plus %llu), "
-                 "but this process may open only %llu (its hard limit, `ulimit -Hn`). Lower --connections to at "
-                 "most %llu, raise the hard limit, or split the connections over several generators.\n",
+                 "but this process may open only %llu (soft limit, raised to the hard limit %llu where allowed). "
+                 "Lower --connections to at most %llu, or raise the hard limit (`ulimit -Hn`, as root).\n",
                  static_cast<unsigned long long>(connections),
                  static_cast<unsigned long long>(connections + own_descriptors),
                  static_cast<unsigned long long>(own_descriptors), static_cast<unsigned long long>(limit.rlim_cur),
+                 static_cast<unsigned long long>(limit.rlim_max),
                  static_cast<unsigned long long>(limit.rlim_cur > own_descriptors ? limit.rlim_cur - own_descriptors : 0));
     return 2;
   }
