@@ -18,6 +18,9 @@ constexpr const char* usage =
     "  pairs   --pairs P --window W          P sender->receiver node pairs, W messages in flight each\n"
     "  fanout  --members M --publishers S --window W\n"
     "                                        M nodes of one client, S publishers sending dest_client_id\n"
+    "  idle    --connections C [--settle SECONDS (3)] [--hold SECONDS (0)]\n"
+    "                                        C idle connections (one node each): server RSS per connection\n"
+    "                                        (needs --server-pid) and connects/s; --hold keeps them open\n"
     "\n"
     "common flags:\n"
     "  --host H (127.0.0.1)  --port P (8080)  --secret S (required: auth keys are minted in-process)\n"
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   try {
     if (workload == "pairs") return run_pairs(args, options);
     if (workload == "fanout") return run_fanout(args, options);
+    if (workload == "idle") return run_idle(args, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "allspark-bench: %s\n", e.what());
     return 1;

@@ -42,7 +42,7 @@ void print_progress(const char* stage, double elapsed_s, const Snapshot& before,
   tally.interval.reset();
 }
 
-bool connect_pool(ClientPool& pool, const CommonOptions& options) {
+bool connect_pool(ClientPool& pool, const CommonOptions& options, double* seconds_out) {
   std::int64_t start = monotonic_ns();
   std::string error;
   // Generous: the server may be slow to accept a burst, but never this slow.
@@ -52,6 +52,7 @@ bool connect_pool(ClientPool& pool, const CommonOptions& options) {
     return false;
   }
   double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+  if (seconds_out != nullptr) *seconds_out = seconds;
   std::fprintf(stderr, "connected %zu connections in %.2f s (%.0f/s)\n", pool.size(), seconds,
                static_cast<double>(pool.size()) / seconds);
   return true;

@@ -38,9 +38,9 @@ Snapshot take_snapshot(const Tally& tally, const PoolCounters& counters, int ser
 void print_progress(const char* stage, double elapsed_s, const Snapshot& before, const Snapshot& now,
                     Tally& tally, std::uint64_t in_flight, const std::string& rate_unit);
 
-// Opens every connection of the pool (printing how long it took). False after
-// printing the error.
-bool connect_pool(ClientPool& pool, const CommonOptions& options);
+// Opens every connection of the pool (printing how long it took, also into
+// `seconds` when given). False after printing the error.
+bool connect_pool(ClientPool& pool, const CommonOptions& options, double* seconds = nullptr);
 
 // Prints the summary line (and JSON line), closes the pool. Returns the exit
 // status: 0, or 1 when anything was lost, misrouted, out of order or an error.

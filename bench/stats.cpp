@@ -79,6 +79,41 @@ std::optional<std::uint64_t> process_rss_bytes(int pid) {
   return std::nullopt;
 }
 
+std::optional<ProcessMemory> process_memory(int pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  ProcessMemory memory;
+  bool found = false;
+  auto kilobytes = [&](const char* key, std::uint64_t& out) {
+    std::size_t length = std::char_traits<char>::length(key);
+    if (line.compare(0, length, key) != 0) return;
+    out = std::stoull(line.substr(length)) * 1024;
+    found = true;
+  };
+  while (std::getline(file, line)) {
+    kilobytes("VmRSS:", memory.rss);
+    kilobytes("RssAnon:", memory.anon);
+    kilobytes("RssFile:", memory.file);
+    kilobytes("RssShmem:", memory.shmem);
+  }
+  if (!found) return std::nullopt;
+  return memory;
+}
+
+std::optional<std::uint64_t> process_fd_limit(int pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(file, line)) {
+    // "Max open files            20000                20000                files"
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(14));
+    std::string soft;
+    if (!(fields >> soft) || soft == "unlimited") return std::nullopt;
+    return std::stoull(soft);
+  }
+  return std::nullopt;
+}
+
 std::string format_duration_ns(std::uint64_t ns) {
   char text[32];
   if (ns < 1000) {

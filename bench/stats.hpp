@@ -90,6 +90,18 @@ MachineCpu machine_cpu_seconds();
 // Resident memory of process `pid` in bytes, from /proc/PID/status.
 std::optional<std::uint64_t> process_rss_bytes(int pid);
 
+// The same, split as the kernel counts it: VmRSS = RssAnon (heap, stacks) +
+// RssFile (pages of the binary and libraries) + RssShmem. Per-connection
+// state is anonymous memory; RssFile grows when code runs for the first time.
+struct ProcessMemory {
+  std::uint64_t rss = 0, anon = 0, file = 0, shmem = 0;
+};
+std::optional<ProcessMemory> process_memory(int pid);
+
+// The soft limit on open descriptors of process `pid` ("Max open files" in
+// /proc/PID/limits), or nullopt when it cannot be read or is unlimited.
+std::optional<std::uint64_t> process_fd_limit(int pid);
+
 struct Report {
   std::string workload;   // "pairs"
   std::string setup;      // "500 pairs window 64"

@@ -7,5 +7,6 @@ namespace allspark::bench {
 
 int run_pairs(ArgReader& args, const CommonOptions& options);
 int run_fanout(ArgReader& args, const CommonOptions& options);
+int run_idle(ArgReader& args, const CommonOptions& options);
 
 }  // namespace allspark::bench

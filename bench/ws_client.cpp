@@ -23,6 +23,12 @@ constexpr std::size_t read_buffer_bytes = 256 * 1024;
 constexpr int max_events = 512;
 // Far above any message the server sends; the server enforces its own limit.
 constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 30;
+// Toward a loopback server, connections come from this many source addresses
+// (127.0.0.1, 127.0.0.2, ...). From one address, the kernel looks for a free
+// ephemeral port toward a destination by walking the range: with 19,000
+// connections open that walk cost 0.5 ms of system time per connect (measured),
+// the generator's limit, not the server's.
+constexpr std::uint32_t loopback_sources = 32;
 
 }  // namespace
 
@@ -98,6 +104,18 @@ bool ClientPool::open_socket(std::uint32_t conn, const std::string& host, std::u
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if ((ntohl(address.sin_addr.s_addr) >> 24) == 127) {
+    // The port is still chosen by connect() (IP_BIND_ADDRESS_NO_PORT), per source address.
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = htonl(INADDR_LOOPBACK + conn % loopback_sources);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+      ::close(fd);
+      fail(conn, std::string("bind to a loopback source address: ") + std::strerror(errno));
+      return false;
+    }
+  }
   Connection& c = connections_[conn];
   c.fd = fd;
   c.write_blocked = true;  // until EPOLLOUT says the connect completed
