@@ -54,6 +54,14 @@ std::string format_metrics(const MetricsSnapshot& s) {
          s.store_last_commit_us);
   metric(out, "allspark_store_commit_microseconds_total", "counter", "Time spent in store transactions.",
          s.store_total_commit_us);
+  metric(out, "allspark_webhook_posted_total", "counter", "Offline webhook POSTs queued.", s.webhook_posted);
+  metric(out, "allspark_webhook_delivered_total", "counter", "Offline webhook POSTs answered 2xx.", s.webhook_delivered);
+  metric(out, "allspark_webhook_retries_total", "counter", "Offline webhook attempts after the first.", s.webhook_retried);
+  metric(out, "allspark_webhook_failed_total", "counter", "Offline webhook POSTs given up after every retry.",
+         s.webhook_failed);
+  metric(out, "allspark_webhook_dropped_total", "counter", "Offline webhook POSTs dropped (queue full or shutdown).",
+         s.webhook_dropped);
+  metric(out, "allspark_webhook_queue_depth", "gauge", "Offline webhook POSTs not finished yet.", s.webhook_queue_depth);
   metric(out, "allspark_draining", "gauge", "1 while the server drains after SIGTERM.", s.draining ? 1 : 0);
   return out;
 }

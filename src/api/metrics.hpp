@@ -29,6 +29,12 @@ struct MetricsSnapshot {
   std::uint64_t store_queue_depth = 0;
   std::uint64_t store_last_commit_us = 0;
   std::uint64_t store_total_commit_us = 0;
+  std::uint64_t webhook_posted = 0;
+  std::uint64_t webhook_delivered = 0;
+  std::uint64_t webhook_retried = 0;
+  std::uint64_t webhook_failed = 0;
+  std::uint64_t webhook_dropped = 0;
+  std::uint64_t webhook_queue_depth = 0;
   bool draining = false;
 };
 

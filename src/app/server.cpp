@@ -25,6 +25,7 @@
 #include "core/shard_mail.hpp"
 #include "inbox/inbox.hpp"
 #include "net/listener.hpp"
+#include "net/webhook.hpp"
 #include "net/shard.hpp"
 #include "protocol/ids.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -154,6 +155,17 @@ int run_server(const ServeConfig& config) {
   // Per-node seq and "has stored messages" live in memory: a connect touches no disk.
   const std::vector<store::InboxState> inbox_states = store->load_inbox_states();
   const auto memberships = store->load_client_nodes();
+  const auto push_keys = store->load_push_keys();
+  // The offline webhook has a thread of its own: a slow receiver never blocks a shard.
+  std::unique_ptr<net::Webhook> webhook;
+  if (!config.offline_webhook.empty()) {
+    try {
+      webhook = std::make_unique<net::Webhook>(net::WebhookConfig{config.offline_webhook});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "allspark: --offline-webhook: %s\n", e.what());
+      return 2;
+    }
+  }
   for (unsigned i = 0; i < shard_count; ++i) {
     shard_config.router.shard = i;
     // Connection ids stay unique across shards: the shard is part of them.
@@ -164,8 +176,9 @@ int run_server(const ServeConfig& config) {
     net::Shard& shard = *shards.back();
     inbox::InboxConfig inbox_config;
     inbox_config.post = [&shard](std::function<void()> work) { shard.post_work(std::move(work)); };
+    if (webhook) inbox_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
     inboxes.push_back(std::make_unique<inbox::Inbox>(shard.router(), *store, inbox_config));
-    inboxes.back()->restore(inbox_states);
+    inboxes.back()->restore(inbox_states, push_keys);
     shard.router().set_offline(inboxes.back().get());
     for (const auto& [client_id, node_id] : memberships) shards.back()->router().restore_member(client_id, node_id);
   }
@@ -205,6 +218,15 @@ int run_server(const ServeConfig& config) {
       m.inbox_stored += inbox->counters().stored.get();
       m.inbox_dropped += inbox->counters().ephemeral_dropped.get();
       m.inbox_store_failures += inbox->counters().store_failures.get();
+    }
+    if (webhook) {
+      net::WebhookStats ws = webhook->stats();
+      m.webhook_posted = ws.posted;
+      m.webhook_delivered = ws.delivered;
+      m.webhook_retried = ws.retried;
+      m.webhook_failed = ws.failed;
+      m.webhook_dropped = ws.dropped;
+      m.webhook_queue_depth = ws.queue_depth;
     }
     store::StoreStats ss = store->stats();
     m.store_entries_written = ss.entries_written;

@@ -25,8 +25,9 @@ class Offline {
  public:
   virtual ~Offline() = default;
   // A message for `node`, which has no live connection here (its home shard).
-  virtual void keep(Node& node, Sender sender, std::string_view id, bool ephemeral, const Body& body,
-                    std::int64_t now_ms) = 0;
+  // `src_id` is the sender as the recipient sees it.
+  virtual void keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
+                    const Body& body, std::int64_t now_ms) = 0;
   // After the welcome: queue what the node has not acknowledged.
   virtual void on_attach(Connection& connection) = 0;
   virtual void on_detach(Connection& connection) = 0;

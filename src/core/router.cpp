@@ -168,7 +168,8 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
     std::vector<RemoteDelivery>& deliveries = outbox_[home].deliveries;
     if (slot < 0) {
       slot = static_cast<std::int64_t>(deliveries.size());
-      deliveries.push_back({scratch_, {}, config_.shard, from.serial, std::string(m.id), m.ephemeral, now_ms});
+      deliveries.push_back(
+          {scratch_, {}, config_.shard, from.serial, std::string(m.id), std::string(src_id), m.ephemeral, now_ms});
     }
     deliveries[static_cast<std::size_t>(slot)].nodes.emplace_back(node_id);
   };
@@ -209,7 +210,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
                  "client \"" + std::string(m.dest_client_id) + "\" has no live connection");
     }
   }
-  for (Node* node : offline_nodes_) keep(*node, sender, m.id, m.ephemeral, body, now_ms);
+  for (Node* node : offline_nodes_) keep(*node, sender, m.id, src_id, m.ephemeral, body, now_ms);
   body->release();
 }
 
@@ -221,7 +222,7 @@ void Router::receive(ShardMail mail) {
       Node& node = node_here(node_id);
       Sender sender{delivery.sender_shard, delivery.sender};
       if (node.connections.empty()) {
-        keep(node, sender, delivery.id, delivery.ephemeral, body, delivery.now_ms);
+        keep(node, sender, delivery.id, delivery.src_id, delivery.ephemeral, body, delivery.now_ms);
       } else {
         deliver(node, nullptr, body);
       }
@@ -243,9 +244,10 @@ void Router::deliver(Node& node, const Connection* from, Body* body) {
 
 // Section 6: a message for a node with no live connection is the inbox's;
 // without one, the sender is told it cannot be delivered.
-void Router::keep(Node& node, Sender sender, std::string_view id, bool ephemeral, Body* body, std::int64_t now_ms) {
+void Router::keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral, Body* body,
+                  std::int64_t now_ms) {
   if (offline_ != nullptr) {
-    offline_->keep(node, sender, id, ephemeral, *body, now_ms);
+    offline_->keep(node, sender, id, src_id, ephemeral, *body, now_ms);
   } else if (!ephemeral) {
     send_error(sender, id, ErrorCode::unavailable, "node \"" + node.id + "\" has no live connection");
   }

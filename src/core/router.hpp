@@ -107,7 +107,8 @@ class Router {
   void route(Connection& from, const protocol::Message& message, std::int64_t now_ms);
   // Queues `body` (with the node's head) on every live connection of `node` but `from`.
   void deliver(Node& node, const Connection* from, Body* body);
-  void keep(Node& node, Sender sender, std::string_view id, bool ephemeral, Body* body, std::int64_t now_ms);
+  void keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral, Body* body,
+            std::int64_t now_ms);
   void join_client(Node& node, std::string_view client_id, bool tell_other_shards);
 
   RouterConfig config_;

@@ -15,6 +15,7 @@ struct RemoteDelivery {
   std::uint32_t sender_shard = 0;  // where -4 and errors go back to
   std::uint64_t sender = 0;        // the sending connection's serial there
   std::string id;                  // the message id, for -4 and errors
+  std::string src_id;              // the sender as recipients see it
   bool ephemeral = false;
   std::int64_t now_ms = 0;
 };

@@ -21,7 +21,11 @@ void append_int(std::string& out, std::uint64_t value) {
 Inbox::Inbox(core::Router& router, store::Store& store, InboxConfig config)
     : router_(router), store_(store), config_(std::move(config)) {}
 
-void Inbox::restore(const std::vector<store::InboxState>& states) {
+void Inbox::restore(const std::vector<store::InboxState>& states,
+                    const std::vector<std::pair<std::string, std::string>>& push_keys) {
+  for (const auto& [node_id, push_key] : push_keys) {
+    if (router_.home_of(node_id) == router_.config().shard) push_keys_[node_id] = push_key;
+  }
   for (const store::InboxState& state : states) {
     if (router_.home_of(state.node_id) != router_.config().shard) continue;
     core::Node& node = router_.node_here(state.node_id);
@@ -33,8 +37,8 @@ void Inbox::restore(const std::vector<store::InboxState>& states) {
 
 // A message to a node alone, for a node with no live connection, goes to its
 // inbox with the next seq; the sender hears -4 once it is stored.
-void Inbox::keep(core::Node& node, core::Sender sender, std::string_view id, bool ephemeral, const core::Body& body,
-                 std::int64_t now_ms) {
+void Inbox::keep(core::Node& node, core::Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
+                 const core::Body& body, std::int64_t now_ms) {
   if (ephemeral) {
     counters_.ephemeral_dropped.add();
     return;
@@ -51,7 +55,7 @@ void Inbox::keep(core::Node& node, core::Sender sender, std::string_view id, boo
   append_int(entry.frame, seq);
   entry.frame += ',';
   entry.frame += body.view();
-  pending_replies_.push_back({sender, std::string(id), node.id});
+  pending_replies_.push_back({sender, std::string(id), node.id, seq, std::string(src_id)});
 }
 
 void Inbox::end_batch() {
@@ -74,6 +78,16 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, bool ok) {
       continue;
     }
     counters_.stored.add();
+    if (config_.notify) {
+      // Section 6: {"node_id", "seq", "src_id", "push_key"?}, ids need no escaping.
+      std::string body = "{\"node_id\":\"" + pending.node + "\",\"seq\":" + std::to_string(pending.seq) +
+                         ",\"src_id\":\"" + pending.src_id + "\"";
+      if (auto key = push_keys_.find(pending.node); key != push_keys_.end()) {
+        body += ",\"push_key\":";
+        protocol::append_json_string(body, key->second);
+      }
+      config_.notify(body + "}");
+    }
     std::string frame = "{\"type\":-4,";
     if (!pending.id.empty()) frame += "\"id\":\"" + pending.id + "\",";  // ids need no escaping
     frame += "\"src_id\":\"" + pending.node + "\"}";
@@ -184,6 +198,7 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
   std::optional<std::string_view> fetch_object;
   for (const protocol::JsonMember& member : payload_scanner_.members()) {
     if (member.key == "fetch_inbox") fetch_object = member.value;
+    if (member.key == "push_key") return set_push_key(connection, sender, m.id, member);
   }
   if (!fetch_object || fetch_scanner_.scan(*fetch_object) != JsonStatus::ok) {
     return refuse("a -101 payload needs \"fetch_inbox\": an object with from_seq, to_seq, limit");
@@ -214,6 +229,27 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
     frame += "\"payload\":" + payload + "}";
     router_.reply(sender, std::move(frame));
   });
+}
+
+// Section 6: {"type": -101, "payload": {"push_key": "..."}} keeps the node's
+// push key for the offline webhook, answered by -102 {"push_key"}.
+void Inbox::set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,
+                         const protocol::JsonMember& member) {
+  std::string key;
+  std::string_view value;
+  if (member.kind != protocol::JsonKind::string || !protocol::json_string_value(member.value, key, value) ||
+      value.size() > max_push_key_bytes) {
+    return router_.send_error(sender, id, ErrorCode::bad_field,
+                              "push_key must be a string of at most " + std::to_string(max_push_key_bytes) + " bytes");
+  }
+  const std::string& node_id = connection.node->id;
+  push_keys_[node_id] = std::string(value);
+  store_.set_push_key(node_id, std::string(value));
+  std::string frame = "{\"type\":-102,";
+  if (!id.empty()) frame += "\"id\":\"" + std::string(id) + "\",";
+  frame += "\"payload\":{\"push_key\":";
+  protocol::append_json_string(frame, value);
+  router_.reply(sender, frame + "}}");
 }
 
 void Inbox::fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,

@@ -30,6 +30,10 @@ struct InboxConfig {
   std::size_t fetch_bytes = 1u << 20;          // section 6: the messages of one -102 add up to at most this
   // Runs a store answer on the shard's thread.
   std::function<void(std::function<void()>)> post;
+  // The offline webhook (--offline-webhook): called, from the shard's thread,
+  // with the JSON body of one POST per message stored for an offline node.
+  // Empty: no webhook.
+  std::function<void(std::string body)> notify;
 };
 
 // The -102 payload: {"messages", "from_seq", "to_seq", "more", "server_time"}.
@@ -40,11 +44,12 @@ class Inbox final : public core::Offline {
  public:
   Inbox(core::Router& router, store::Store& store, InboxConfig config);
 
-  // At start-up: the seqs of the nodes homed on this shard.
-  void restore(const std::vector<store::InboxState>& states);
+  // At start-up: the seqs and push keys of the nodes homed on this shard.
+  void restore(const std::vector<store::InboxState>& states,
+               const std::vector<std::pair<std::string, std::string>>& push_keys);
 
-  void keep(core::Node& node, core::Sender sender, std::string_view id, bool ephemeral, const core::Body& body,
-            std::int64_t now_ms) override;
+  void keep(core::Node& node, core::Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
+            const core::Body& body, std::int64_t now_ms) override;
   void on_attach(core::Connection& connection) override;
   void on_detach(core::Connection& connection) override;
   void acknowledge(core::Connection& connection, const protocol::Message& message) override;
@@ -64,8 +69,10 @@ class Inbox final : public core::Offline {
  private:
   struct PendingReply {
     core::Sender sender;
-    std::string id;    // the message id, if any
-    std::string node;  // the offline recipient
+    std::string id;      // the message id, if any
+    std::string node;    // the offline recipient
+    std::uint64_t seq;   // its seq there
+    std::string src_id;  // the sender, for the webhook
   };
   struct Replay {
     std::uint64_t after_seq = 0;
@@ -74,6 +81,9 @@ class Inbox final : public core::Offline {
   };
 
   void on_stored(const std::vector<PendingReply>& replies, bool ok);
+  void set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,
+                    const protocol::JsonMember& member);
+  static constexpr std::size_t max_push_key_bytes = 4096;
   void fetch_page(core::Connection& connection);
   void on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
 
@@ -86,6 +96,7 @@ class Inbox final : public core::Offline {
   std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial
   std::vector<store::InboxEntry> pending_entries_;                      // for the store, at end_batch
   std::vector<PendingReply> pending_replies_;
+  std::unordered_map<std::string, std::string> push_keys_;  // of the nodes homed here that gave one
   InboxCounters counters_;
 };
 

@@ -66,6 +66,11 @@ class Store {
   // At start-up only (blocking): every (client_id, node_id) remembered.
   virtual std::vector<std::pair<std::string, std::string>> load_client_nodes() = 0;
 
+  // A node's push key for the offline webhook (section 6), replacing any.
+  virtual void set_push_key(std::string node_id, std::string push_key) = 0;
+  // At start-up only (blocking): every (node_id, push_key).
+  virtual std::vector<std::pair<std::string, std::string>> load_push_keys() = 0;
+
   // Blocks until everything called before is committed (shutdown).
   virtual void flush() = 0;
 

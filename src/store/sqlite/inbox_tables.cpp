@@ -38,6 +38,10 @@ bool InboxTables::open(Database db, std::string& error) {
        "FROM node AS n"},
       {&insert_member_, "INSERT OR IGNORE INTO client_node (client_id, node_id) VALUES (?1, ?2)"},
       {&select_members_, "SELECT client_id, node_id FROM client_node"},
+      {&upsert_push_key_,
+       "INSERT INTO push_key (node_id, push_key) VALUES (?1, ?2) "
+       "ON CONFLICT (node_id) DO UPDATE SET push_key = excluded.push_key"},
+      {&select_push_keys_, "SELECT node_id, push_key FROM push_key"},
   };
   for (const auto& [statement, sql] : statements) {
     *statement = db_.prepare(sql, error);
@@ -143,6 +147,24 @@ bool InboxTables::load_members(std::vector<std::pair<std::string, std::string>>&
     if (rc == SQLITE_DONE) return true;
     if (rc != SQLITE_ROW) return false;
     members.emplace_back(std::string(select_members_.column_text(0)), std::string(select_members_.column_text(1)));
+  }
+}
+
+bool InboxTables::set_push_key(std::string_view node_id, std::string_view push_key) {
+  ResetOnExit reset{upsert_push_key_};
+  upsert_push_key_.bind(1, node_id);
+  upsert_push_key_.bind(2, push_key);
+  return upsert_push_key_.run();
+}
+
+bool InboxTables::load_push_keys(std::vector<std::pair<std::string, std::string>>& keys) {
+  keys.clear();
+  ResetOnExit reset{select_push_keys_};
+  for (;;) {
+    const int rc = select_push_keys_.step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    keys.emplace_back(std::string(select_push_keys_.column_text(0)), std::string(select_push_keys_.column_text(1)));
   }
 }
 

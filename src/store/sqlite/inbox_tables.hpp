@@ -36,6 +36,9 @@ class InboxTables {
   // Client memberships (dest_client_id to offline nodes).
   bool add_member(std::string_view client_id, std::string_view node_id);
   bool load_members(std::vector<std::pair<std::string, std::string>>& members);
+  // Push keys for the offline webhook.
+  bool set_push_key(std::string_view node_id, std::string_view push_key);
+  bool load_push_keys(std::vector<std::pair<std::string, std::string>>& keys);
 
   std::string last_error() const { return db_.last_error(); }
 
@@ -51,6 +54,8 @@ class InboxTables {
   Statement select_states_;
   Statement insert_member_;
   Statement select_members_;
+  Statement upsert_push_key_;
+  Statement select_push_keys_;
 };
 
 }  // namespace allspark::store::sqlite

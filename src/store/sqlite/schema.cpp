@@ -30,6 +30,10 @@ constexpr std::array<const char*, schema_version> migrations = {
         frame        TEXT NOT NULL,
         PRIMARY KEY (node_id, seq)
       ) WITHOUT ROWID;
+      CREATE TABLE push_key (
+        node_id  TEXT PRIMARY KEY NOT NULL,
+        push_key TEXT NOT NULL
+      ) WITHOUT ROWID;
       CREATE TABLE client_node (
         client_id TEXT NOT NULL,
         node_id   TEXT NOT NULL,

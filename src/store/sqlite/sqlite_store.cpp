@@ -59,7 +59,16 @@ struct LoadMembersOp {
   std::promise<std::vector<std::pair<std::string, std::string>>> done;
   std::vector<std::pair<std::string, std::string>> members;
 };
-using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp>;
+struct PushKeyOp {
+  std::string node_id;
+  std::string push_key;
+};
+struct LoadPushKeysOp {
+  std::promise<std::vector<std::pair<std::string, std::string>>> done;
+  std::vector<std::pair<std::string, std::string>> keys;
+};
+using Operation =
+    std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp, PushKeyOp, LoadPushKeysOp>;
 
 // Threads: callers (shards, start-up, shutdown) only touch the queue under
 // mutex_; everything else, the connection included, belongs to thread_.
@@ -106,6 +115,17 @@ class SqliteStore final : public Store {
 
   std::vector<std::pair<std::string, std::string>> load_client_nodes() override {
     LoadMembersOp op;
+    auto result = op.done.get_future();
+    push(std::move(op));
+    return result.get();
+  }
+
+  void set_push_key(std::string node_id, std::string push_key) override {
+    push(PushKeyOp{std::move(node_id), std::move(push_key)});
+  }
+
+  std::vector<std::pair<std::string, std::string>> load_push_keys() override {
+    LoadPushKeysOp op;
     auto result = op.done.get_future();
     push(std::move(op));
     return result.get();
@@ -204,6 +224,10 @@ class SqliteStore final : public Store {
               return tables_.add_member(op.client_id, op.node_id);
             } else if constexpr (std::is_same_v<Op, LoadMembersOp>) {
               return tables_.load_members(op.members);
+            } else if constexpr (std::is_same_v<Op, PushKeyOp>) {
+              return tables_.set_push_key(op.node_id, op.push_key);
+            } else if constexpr (std::is_same_v<Op, LoadPushKeysOp>) {
+              return tables_.load_push_keys(op.keys);
             } else {
               return true;  // a flush only waits for the commit
             }
@@ -255,6 +279,13 @@ class SqliteStore final : public Store {
               } else {
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load client memberships: " + last_error_)));
+              }
+            } else if constexpr (std::is_same_v<Op, LoadPushKeysOp>) {
+              if (others_ok) {
+                op.done.set_value(std::move(op.keys));
+              } else {
+                op.done.set_exception(std::make_exception_ptr(
+                    std::runtime_error("sqlite store: cannot load push keys: " + last_error_)));
               }
             } else if constexpr (std::is_same_v<Op, FlushOp>) {
               op.done.set_value();

@@ -56,7 +56,7 @@ class InboxTest : public ::testing::Test {
       posted.notify_one();
     };
     box = std::make_unique<inbox::Inbox>(*router, *db, inbox_config);
-    box->restore(db->load_inbox_states());
+    box->restore(db->load_inbox_states(), db->load_push_keys());
     router->set_offline(box.get());
   }
 
