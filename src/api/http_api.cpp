@@ -163,7 +163,8 @@ HttpResponse HttpApi::answer_now(const HttpRequest& request, Route route) {
   return error_response(ErrorCode::not_found, "no such path: " + request.path);
 }
 
-// This server as /v1/cluster lists it.
+// This server as preconnect and /v1/cluster describe it, without the closing
+// brace: {"server_id", "url", "host", "port", "proxy_url"?
 std::string HttpApi::server_json() const {
   std::string body = "{\"server_id\":";
   protocol::append_json_string(body, config_.server_id);
@@ -176,8 +177,6 @@ std::string HttpApi::server_json() const {
     body += ",\"proxy_url\":";
     protocol::append_json_string(body, config_.proxy_url);
   }
-  body += ",\"load\":" + std::to_string(hooks_.load ? hooks_.load() : 0);
-  body += '}';
   return body;
 }
 
@@ -189,7 +188,8 @@ HttpResponse HttpApi::cluster(const HttpRequest& request) {
     return error_response(ErrorCode::forbidden, "/v1/cluster is for the app role");
   }
   HttpResponse answer;
-  answer.body = "{\"servers\":[" + server_json() + "]}";
+  std::string load = std::to_string(hooks_.load ? hooks_.load() : 0);
+  answer.body = "{\"servers\":[" + server_json() + ",\"load\":" + load + "}]}";
   return answer;
 }
 
@@ -215,17 +215,7 @@ HttpResponse HttpApi::preconnect(const HttpRequest& request) {
   Authenticated who = authenticate(request, config_.secret, now);
   if (who.refusal) return *who.refusal;
   // Alone, this server is the least loaded one of its cluster.
-  std::string body = "{\"server_id\":";
-  protocol::append_json_string(body, config_.server_id);
-  body += ",\"url\":";
-  protocol::append_json_string(body, config_.url);
-  body += ",\"host\":";
-  protocol::append_json_string(body, config_.host);
-  body += ",\"port\":" + std::to_string(config_.port);
-  if (!config_.proxy_url.empty()) {
-    body += ",\"proxy_url\":";
-    protocol::append_json_string(body, config_.proxy_url);
-  }
+  std::string body = server_json();
   body += ",\"validation_key\":";
   protocol::append_json_string(
       body, protocol::mint_validation_key(who.claims.node_id, config_.server_id, config_.secret, now));
