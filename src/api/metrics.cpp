@@ -46,6 +46,10 @@ std::string format_metrics(const MetricsSnapshot& s) {
          "Ephemeral messages for offline nodes, not stored by design.", s.inbox_dropped);
   metric(out, "allspark_inbox_store_failures_total", "counter", "Messages the store failed to keep (sender told unavailable).",
          s.inbox_store_failures);
+  out += "# HELP allspark_inbox_dropped_total Inbox entries dropped by a limit (--inbox-max, --retention).\n"
+         "# TYPE allspark_inbox_dropped_total counter\n";
+  out += "allspark_inbox_dropped_total{reason=\"inbox_max\"} " + std::to_string(s.inbox_dropped_inbox_max) + "\n";
+  out += "allspark_inbox_dropped_total{reason=\"retention\"} " + std::to_string(s.inbox_dropped_retention) + "\n";
   metric(out, "allspark_store_entries_written_total", "counter", "Inbox entries committed.", s.store_entries_written);
   metric(out, "allspark_store_entries_acked_total", "counter", "Inbox entries removed by acknowledgement.", s.store_entries_acked);
   metric(out, "allspark_store_transactions_total", "counter", "Store transactions committed.", s.store_transactions);

@@ -29,6 +29,8 @@ struct MetricsSnapshot {
   std::uint64_t store_queue_depth = 0;
   std::uint64_t store_last_commit_us = 0;
   std::uint64_t store_total_commit_us = 0;
+  std::uint64_t inbox_dropped_inbox_max = 0;
+  std::uint64_t inbox_dropped_retention = 0;
   std::uint64_t webhook_posted = 0;
   std::uint64_t webhook_delivered = 0;
   std::uint64_t webhook_retried = 0;

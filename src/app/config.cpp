@@ -312,7 +312,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
            });
   add_text(serve, checks, raw.retention, "--retention", "DURATION", "30d",
            "how long inbox and session-log entries are kept: a number with a unit s, m, h or d, "
-           "bare seconds (not available yet: comes with retention limits)",
+           "bare seconds; older inbox entries are dropped and counted",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto seconds = duration_seconds(v);
              if (!seconds || *seconds < 1) {
@@ -322,7 +322,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
              return std::nullopt;
            });
   add_text(serve, checks, raw.inbox_max, "--inbox-max", "N", "10000",
-           "most entries kept in one node's inbox (not available yet: comes with retention limits)",
+           "most entries kept in one node's inbox; the oldest go first, counted",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto count = integer_in(v, 1, 1'000'000'000);
              if (!count) return "an integer from 1 to 1000000000";
@@ -330,7 +330,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
              return std::nullopt;
            });
   add_text(serve, checks, raw.log_max, "--log-max", "N", "10000",
-           "most entries kept in one session's log (not available yet: comes with retention limits)",
+           "most entries kept in one session's log (not available yet: comes with sessions)",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto count = integer_in(v, 1, 1'000'000'000);
              if (!count) return "an integer from 1 to 1000000000";

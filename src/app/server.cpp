@@ -134,7 +134,9 @@ int run_server(const ServeConfig& config) {
   boost::asio::io_context& io = *loops[0];
   // Declared after the io_contexts: destroyed (flushed, its thread joined)
   // before them, while store answers can still be posted to them.
-  std::unique_ptr<store::Store> store = store::open_sqlite_store(config.store.substr(std::string("sqlite:").size()), error);
+  store::StoreLimits limits{config.inbox_max, config.retention_seconds * 1000};
+  std::unique_ptr<store::Store> store =
+      store::open_sqlite_store(config.store.substr(std::string("sqlite:").size()), error, limits);
   if (!store) {
     std::fprintf(stderr, "allspark: --store: %s\n", error.c_str());
     return 2;
@@ -235,6 +237,8 @@ int run_server(const ServeConfig& config) {
     m.store_queue_depth = ss.queue_depth;
     m.store_last_commit_us = ss.last_commit_us;
     m.store_total_commit_us = ss.total_commit_us;
+    m.inbox_dropped_inbox_max = ss.dropped_inbox_max;
+    m.inbox_dropped_retention = ss.dropped_retention;
     m.draining = draining;
     return api::format_metrics(m);
   };

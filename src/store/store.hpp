@@ -36,6 +36,14 @@ struct StoreStats {
   std::uint64_t last_commit_us = 0;     // duration of the latest transaction
   std::uint64_t total_commit_us = 0;
   std::uint64_t failures = 0;
+  std::uint64_t dropped_inbox_max = 0;  // oldest entries dropped past --inbox-max
+  std::uint64_t dropped_retention = 0;  // entries dropped past --retention
+};
+
+// What the store keeps (PROTOCOL.md section 6); 0 means no limit.
+struct StoreLimits {
+  std::uint64_t inbox_max = 0;    // entries per node: the oldest go first
+  std::int64_t retention_ms = 0;  // entries older than this are dropped
 };
 
 class Store {

@@ -209,3 +209,24 @@ test('dest_client_id reaches a client\'s offline nodes after a restart too', asy
   const back = await h.connect(server, { node: phone.node, client });
   assert.equal((await back.next()).json.payload, 'hi');
 });
+
+test('--inbox-max keeps the newest entries and --retention drops old ones; both counted in /metrics', async (t) => {
+  const server = await h.start_server({ args: ['--inbox-max', '3', '--retention', '2s'] });
+  t.after(() => server.stop());
+  const a = await h.connect(server, { node: h.uid('a') });
+  const bob = h.uid('bob');
+  for (let i = 1; i <= 5; i++) await a.send({ dest_id: bob, id: `m${i}` });
+  await a.take(5, (f) => f.json?.type === -4);
+  let b = await h.connect(server, { node: bob });
+  assert.deepEqual((await b.take(3)).map((f) => f.json.seq), [3, 4, 5]);
+  await b.expect_nothing(200);
+  await b.close();
+  let text = (await h.http_request(server, { path: '/metrics' })).text;
+  assert.equal(metric(text, 'allspark_inbox_dropped_total\\{reason="inbox_max"\\}'), 2);
+  // Older than 2 s: gone at the next sweep (each second).
+  await h.sleep(3500);
+  text = (await h.http_request(server, { path: '/metrics' })).text;
+  assert.equal(metric(text, 'allspark_inbox_dropped_total\\{reason="retention"\\}'), 3);
+  b = await h.connect(server, { node: bob });
+  await b.expect_nothing(300);
+});

@@ -42,6 +42,10 @@ bool InboxTables::open(Database db, std::string& error) {
        "INSERT INTO push_key (node_id, push_key) VALUES (?1, ?2) "
        "ON CONFLICT (node_id) DO UPDATE SET push_key = excluded.push_key"},
       {&select_push_keys_, "SELECT node_id, push_key FROM push_key"},
+      {&trim_,
+       "DELETE FROM inbox WHERE node_id = ?1 AND seq <= "
+       "(SELECT seq FROM inbox WHERE node_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"},
+      {&expire_, "DELETE FROM inbox WHERE stored_at_ms < ?1"},
   };
   for (const auto& [statement, sql] : statements) {
     *statement = db_.prepare(sql, error);
@@ -85,6 +89,23 @@ bool InboxTables::ack(std::string_view node_id, std::uint64_t up_to_seq, std::ui
   delete_up_to_.bind(1, node_id);
   delete_up_to_.bind(2, to_sql(up_to_seq));
   if (!delete_up_to_.run()) return false;
+  removed += static_cast<std::uint64_t>(db_.changes());
+  return true;
+}
+
+bool InboxTables::trim(std::string_view node_id, std::uint64_t keep, std::uint64_t& removed) {
+  ResetOnExit reset{trim_};
+  trim_.bind(1, node_id);
+  trim_.bind(2, to_sql(keep));
+  if (!trim_.run()) return false;
+  removed += static_cast<std::uint64_t>(db_.changes());
+  return true;
+}
+
+bool InboxTables::expire(std::int64_t before_ms, std::uint64_t& removed) {
+  ResetOnExit reset{expire_};
+  expire_.bind(1, before_ms);
+  if (!expire_.run()) return false;
   removed += static_cast<std::uint64_t>(db_.changes());
   return true;
 }

@@ -36,6 +36,10 @@ class InboxTables {
   // Client memberships (dest_client_id to offline nodes).
   bool add_member(std::string_view client_id, std::string_view node_id);
   bool load_members(std::vector<std::pair<std::string, std::string>>& members);
+  // Keeps only a node's newest `keep` entries; `removed` counts the rest.
+  bool trim(std::string_view node_id, std::uint64_t keep, std::uint64_t& removed);
+  // Drops every entry stored before `before_ms`.
+  bool expire(std::int64_t before_ms, std::uint64_t& removed);
   // Push keys for the offline webhook.
   bool set_push_key(std::string_view node_id, std::string_view push_key);
   bool load_push_keys(std::vector<std::pair<std::string, std::string>>& keys);
@@ -55,6 +59,8 @@ class InboxTables {
   Statement insert_member_;
   Statement select_members_;
   Statement upsert_push_key_;
+  Statement trim_;
+  Statement expire_;
   Statement select_push_keys_;
 };
 

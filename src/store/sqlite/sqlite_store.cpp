@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -74,7 +75,8 @@ using Operation =
 // mutex_; everything else, the connection included, belongs to thread_.
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(InboxTables tables) : tables_(std::move(tables)), thread_([this] { run(); }) {}
+  SqliteStore(InboxTables tables, StoreLimits limits)
+      : tables_(std::move(tables)), limits_(limits), thread_([this] { run(); }) {}
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
@@ -143,7 +145,7 @@ class SqliteStore final : public Store {
     constexpr auto relaxed = std::memory_order_relaxed;
     return StoreStats{entries_written_.load(relaxed), entries_acked_.load(relaxed), transactions_.load(relaxed),
                       queue_depth_.load(relaxed),     last_commit_us_.load(relaxed), total_commit_us_.load(relaxed),
-                      failures_.load(relaxed)};
+                      failures_.load(relaxed),        dropped_inbox_max_.load(relaxed), dropped_retention_.load(relaxed)};
   }
 
  private:
@@ -165,7 +167,19 @@ class SqliteStore final : public Store {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+        // With a retention, the thread also wakes to drop what is too old:
+        // every tenth of the retention, at least each second, at most each minute.
+        auto woken = [this] { return !queue_.empty() || stopping_; };
+        if (limits_.retention_ms > 0) {
+          auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(limits_.retention_ms / 10, 1000, 60000));
+          if (!wake_.wait_for(lock, sweep, woken)) {
+            lock.unlock();
+            expire();
+            continue;
+          }
+        } else {
+          wake_.wait(lock, woken);
+        }
         if (queue_.empty()) return;  // stopping, and everything is done
         // Everything queued goes into one transaction: the commit, not the
         // row, is what costs (DESIGN.md: 4-7 us per row at 256 per commit).
@@ -200,19 +214,31 @@ class SqliteStore final : public Store {
     finish(batch, appends_ok, others_ok);
   }
 
+  // Section 6: a node's inbox keeps at most inbox_max entries, the oldest go
+  // first (each node of the appended entries once).
+  bool trim(const std::vector<InboxEntry>& entries, std::uint64_t& trimmed) {
+    if (limits_.inbox_max == 0) return true;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (i + 1 < entries.size() && entries[i + 1].node_id == entries[i].node_id) continue;
+      if (!tables_.trim(entries[i].node_id, limits_.inbox_max, trimmed)) return false;
+    }
+    return true;
+  }
+
   // One transaction over the batch, in call order. On failure everything is
   // rolled back and false returned; stats count committed work only.
   bool transact(std::vector<Operation>& batch, bool with_appends) {
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t written = 0;
     std::uint64_t removed = 0;
+    std::uint64_t trimmed = 0;
     bool ok = tables_.begin();
     for (std::size_t i = 0; ok && i < batch.size(); ++i) {
       ok = std::visit(
           [&](auto& op) {
             using Op = std::decay_t<decltype(op)>;
             if constexpr (std::is_same_v<Op, AppendOp>) {
-              return !with_appends || tables_.append(op.entries, written);
+              return !with_appends || (tables_.append(op.entries, written) && trim(op.entries, trimmed));
             } else if constexpr (std::is_same_v<Op, AckOp>) {
               return tables_.ack(op.node_id, op.up_to_seq, removed);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
@@ -244,6 +270,7 @@ class SqliteStore final : public Store {
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
     entries_written_.fetch_add(written, std::memory_order_relaxed);
     entries_acked_.fetch_add(removed, std::memory_order_relaxed);
+    dropped_inbox_max_.fetch_add(trimmed, std::memory_order_relaxed);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     last_commit_us_.store(us, std::memory_order_relaxed);
     total_commit_us_.fetch_add(us, std::memory_order_relaxed);
@@ -295,7 +322,23 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Section 6: entries older than the retention go, in a transaction of
+  // their own; counted, never silent.
+  void expire() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    std::uint64_t removed = 0;
+    bool ok = tables_.begin() && tables_.expire(now - limits_.retention_ms, removed) && tables_.commit();
+    if (!ok) {
+      tables_.rollback();
+      return;
+    }
+    dropped_retention_.fetch_add(removed, std::memory_order_relaxed);
+  }
+
   InboxTables tables_;
+  StoreLimits limits_;
   std::string last_error_;  // of the latest failed transaction (store thread)
 
   std::mutex mutex_;
@@ -310,13 +353,15 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> last_commit_us_{0};
   std::atomic<std::uint64_t> total_commit_us_{0};
   std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> dropped_inbox_max_{0};
+  std::atomic<std::uint64_t> dropped_retention_{0};
 
   std::thread thread_;  // last: starts once every member above exists
 };
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& error) {
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& error, StoreLimits limits) {
   auto fail = [&](const std::string& reason) {
     error = "sqlite store " + path + ": " + reason;
     return nullptr;
@@ -333,7 +378,7 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& e
   if (!db.open(path, reason) || !sqlite::prepare_schema(db, reason)) return fail(reason);
   InboxTables tables;
   if (!tables.open(std::move(db), reason)) return fail(reason);
-  return std::make_unique<SqliteStore>(std::move(tables));
+  return std::make_unique<SqliteStore>(std::move(tables), limits);
 }
 
 }  // namespace allspark::store

@@ -547,3 +547,42 @@ TEST_F(SqliteStoreTest, FetchStopsAtUpToSeqAndMoreOnlyCountsThatRange) {
 
 }  // namespace
 }  // namespace allspark::store
+
+namespace allspark::store {
+namespace {
+
+TEST_F(SqliteStoreTest, InboxMaxKeepsTheNewestEntriesOfEachNodeAndCountsTheRest) {
+  store.reset();
+  std::string error;
+  store = open_sqlite_store(db_path(), error, StoreLimits{3, 0});
+  ASSERT_TRUE(store) << error;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) EXPECT_TRUE(append_now({entry_for("a", seq)}));
+  EXPECT_TRUE(append_now({entry_for("b", 1), entry_for("a", 6), entry_for("b", 2)}));
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{4, 5, 6}));
+  EXPECT_EQ(seqs_of(fetch_now("b", 0)), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(store->stats().dropped_inbox_max, 3u);
+  EXPECT_EQ(states()["a"].last_seq, 6u);  // seq still only grows
+}
+
+TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
+  store.reset();
+  std::string error;
+  store = open_sqlite_store(db_path(), error, StoreLimits{0, 1000});
+  ASSERT_TRUE(store) << error;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  InboxEntry old_entry = entry_for("a", 1);
+  old_entry.stored_at_ms = now - 60'000;
+  InboxEntry fresh = entry_for("a", 2);
+  fresh.stored_at_ms = now + 60'000;
+  EXPECT_TRUE(append_now({old_entry, fresh}));
+  // The sweep runs each second when idle.
+  for (int i = 0; i < 40 && store->stats().dropped_retention == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(store->stats().dropped_retention, 1u);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{2});
+}
+
+}  // namespace
+}  // namespace allspark::store
