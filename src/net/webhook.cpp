@@ -373,7 +373,7 @@ struct Webhook::State {
         error = read_error;
       }
       if (stopping) co_return "stopped";
-      if (error) {
+      if (error && !parser.is_header_done()) {
         stream.close();
         // A kept-alive connection that the receiver closed while it was idle
         // fails before any answer: that is not the receiver failing, so try
@@ -381,9 +381,11 @@ struct Webhook::State {
         if (reused && !parser.got_some() && error != beast::error::timeout) continue;
         co_return (error == beast::error::timeout ? std::string("timeout") : error.message());
       }
+      // With the status known, the receiver has decided: a body that is too
+      // long or cut short only costs the connection.
       const auto& answer = parser.get();
       const unsigned status = answer.result_int();
-      if (answer.keep_alive()) {
+      if (!error && answer.keep_alive()) {
         stream.expires_never();
         idle.push_back(std::move(stream));
       } else {

@@ -55,6 +55,7 @@ struct Reply {
   int status = 200;
   int delay_ms = 0;
   bool close_after = false;  // answer, then close without saying "Connection: close"
+  std::size_t body_bytes = 2;
 
   static Reply ok() { return {}; }
   static Reply with_status(int status) { return {Kind::answer, status, 0, false}; }
@@ -62,6 +63,7 @@ struct Reply {
   static Reply silent() { return {Kind::silent, 0, 0, false}; }    // never answers
   static Reply hang_up() { return {Kind::hang_up, 0, 0, false}; }  // closes without answering
   static Reply ok_then_close() { return {Kind::answer, 200, 0, true}; }
+  static Reply ok_with_body(std::size_t bytes) { return {Kind::answer, 200, 0, false, bytes}; }
 };
 
 struct Request {
@@ -201,7 +203,8 @@ class Receiver {
       const auto until = Clock::now() + milliseconds(reply.delay_ms);
       while (Clock::now() < until && !stopping_) std::this_thread::sleep_for(milliseconds(2));
       --serving_;
-      const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) + " Whatever\r\nContent-Length: 2\r\n\r\nok";
+      const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) + " Whatever\r\nContent-Length: " +
+                                 std::to_string(reply.body_bytes) + "\r\n\r\n" + std::string(reply.body_bytes, 'x');
       if (::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL) < 0) return;
       if (reply.close_after) {
         ::shutdown(fd, SHUT_RDWR);
@@ -452,6 +455,19 @@ TEST(Webhook, AKeptAliveConnectionClosedWhileIdleIsReplacedWithoutARetry) {
   EXPECT_EQ(requests[1].connection, 1);
   EXPECT_EQ(webhook.stats().retried, 0u);
   EXPECT_EQ(webhook.stats().failed, 0u);
+}
+
+TEST(Webhook, A2xxWithAnOversizedBodyIsDelivered) {
+  Receiver receiver;
+  receiver.plan({Reply::ok_with_body(1 << 20)});
+  Webhook webhook(WebhookConfig{.url = receiver.url(), .max_in_flight = 1});
+  ASSERT_TRUE(webhook.post("{\"a\":1}"));
+  ASSERT_TRUE(wait_until([&] { return webhook.stats().delivered == 1; }));
+  ASSERT_TRUE(webhook.post("{\"a\":2}"));  // on a new connection: the old one was closed unread
+  ASSERT_TRUE(wait_until([&] { return webhook.stats().delivered == 2; }));
+  EXPECT_EQ(webhook.stats().retried, 0u);
+  EXPECT_EQ(receiver.request_count(), 2u);
+  EXPECT_EQ(receiver.connections(), 2);
 }
 
 TEST(Webhook, CountsFailuresWhenNobodyListens) {
