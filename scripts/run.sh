@@ -6,5 +6,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"
 cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DALLSPARK_TESTS=OFF -DALLSPARK_BENCH=ON >/dev/null
-cmake --build "$root/build/release" --target allspark
+cmake --build "$root/build/release" --target allspark allspark-bench
 exec "$root/build/release/allspark" serve "$@"

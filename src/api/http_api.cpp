@@ -15,6 +15,9 @@ namespace {
 Route route_of(std::string_view path) {
   if (path == "/v1/preconnect") return Route::preconnect;
   if (path == "/v1/connect") return Route::connect;
+  if (path == "/healthz") return Route::healthz;
+  if (path == "/metrics") return Route::metrics;
+  if (path == "/v1/cluster") return Route::cluster;
   return Route::unknown;
 }
 
@@ -96,8 +99,8 @@ HttpResponse error_response(ErrorCode code, std::string_view message) {
   return answer;
 }
 
-HttpApi::HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds)
-    : config_(std::move(config)), now_seconds_(std::move(now_seconds)) {}
+HttpApi::HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds, ServerHooks hooks)
+    : config_(std::move(config)), now_seconds_(std::move(now_seconds)), hooks_(std::move(hooks)) {}
 
 void HttpApi::set_port(std::uint16_t port) { config_.port = port; }
 
@@ -120,9 +123,52 @@ HttpResponse HttpApi::answer_for(const HttpRequest& request, Route route) {
     case Route::preconnect: return preconnect(request);
     case Route::connect:
       return error_response(ErrorCode::bad_field, "/v1/connect expects a WebSocket upgrade");
+    case Route::healthz: {
+      if (hooks_.draining && hooks_.draining()) return error_response(ErrorCode::unavailable, "draining");
+      HttpResponse answer;
+      answer.body = R"({"status":"serving"})";
+      return answer;
+    }
+    case Route::metrics: {
+      HttpResponse answer;
+      answer.content_type = "text/plain; version=0.0.4";
+      answer.body = hooks_.metrics_text ? hooks_.metrics_text() : std::string();
+      return answer;
+    }
+    case Route::cluster: return cluster(request);
     case Route::unknown: break;
   }
   return error_response(ErrorCode::not_found, "no such path: " + request.path);
+}
+
+// This server as /v1/cluster lists it.
+std::string HttpApi::server_json() const {
+  std::string body = "{\"server_id\":";
+  protocol::append_json_string(body, config_.server_id);
+  body += ",\"url\":";
+  protocol::append_json_string(body, config_.url);
+  body += ",\"host\":";
+  protocol::append_json_string(body, config_.host);
+  body += ",\"port\":" + std::to_string(config_.port);
+  if (!config_.proxy_url.empty()) {
+    body += ",\"proxy_url\":";
+    protocol::append_json_string(body, config_.proxy_url);
+  }
+  body += ",\"load\":" + std::to_string(hooks_.load ? hooks_.load() : 0);
+  body += '}';
+  return body;
+}
+
+// Section 9: the servers of the cluster, for the app role (alone: this one).
+HttpResponse HttpApi::cluster(const HttpRequest& request) {
+  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  if (who.refusal) return *who.refusal;
+  if (who.claims.role == protocol::Role::node) {
+    return error_response(ErrorCode::forbidden, "/v1/cluster is for the app role");
+  }
+  HttpResponse answer;
+  answer.body = "{\"servers\":[" + server_json() + "]}";
+  return answer;
 }
 
 // A CORS preflight needs no auth key; an origin that is not allowed gets 403
@@ -190,6 +236,11 @@ net::UpgradeDecision HttpApi::upgrade(const HttpRequest& request) {
   }
   if (auto refusal = check_request(request, route)) {
     decision.refusal = std::move(refusal);
+    return decision;
+  }
+  // Section 9: while draining, upgrades are refused so clients go elsewhere.
+  if (hooks_.draining && hooks_.draining()) {
+    decision.refusal = error_response(ErrorCode::unavailable, "server draining: reconnect through preconnect");
     return decision;
   }
   // Section 8: a browser page from another origin may not open a WebSocket

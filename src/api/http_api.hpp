@@ -22,12 +22,19 @@ struct ApiConfig {
   std::vector<std::string> allowed_origins;  // lower-case; "*" allows any
 };
 
-enum class Route { preconnect, connect, unknown };
+enum class Route { preconnect, connect, healthz, metrics, cluster, unknown };
+
+// What the API asks of the running server (wired by app::Server).
+struct ServerHooks {
+  std::function<bool()> draining;             // SIGTERM received
+  std::function<std::string()> metrics_text;  // Prometheus text
+  std::function<std::uint64_t()> load;        // this server's load for /v1/cluster and preconnect
+};
 
 class HttpApi final : public net::HttpHandler {
  public:
   // `now_seconds` is the clock tokens are checked against.
-  HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds);
+  HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds, ServerHooks hooks);
 
   net::HttpResponse handle(const net::HttpRequest& request) override;
   net::UpgradeDecision upgrade(const net::HttpRequest& request) override;
@@ -39,10 +46,13 @@ class HttpApi final : public net::HttpHandler {
   net::HttpResponse answer_for(const net::HttpRequest& request, Route route);
   net::HttpResponse preflight(const net::HttpRequest& request);
   net::HttpResponse preconnect(const net::HttpRequest& request);
+  net::HttpResponse cluster(const net::HttpRequest& request);
+  std::string server_json() const;
   bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 
   ApiConfig config_;
   std::function<std::int64_t()> now_seconds_;
+  ServerHooks hooks_;
 };
 
 // {"error":{"code","message"}} with the status that fits the code.

@@ -304,8 +304,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
         return std::nullopt;
       });
   add_text(serve, checks, raw.ping_interval, "--ping-interval", "SECONDS", "25",
-           "WebSocket ping to idle connections; one silent for 3 intervals is closed (not "
-           "available yet: comes with part 2)",
+           "WebSocket ping to idle connections; one silent for 3 intervals is closed (4000)",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto seconds = integer_in(v, 1, 86400);
              if (!seconds) return "an integer number of seconds from 1 to 86400";

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http_api.hpp"
+#include "api/metrics.hpp"
 #include "net/listener.hpp"
 #include "net/shard.hpp"
 #include "protocol/ids.hpp"
@@ -123,6 +124,7 @@ int run_server(const ServeConfig& config) {
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
   shard_config.max_message_bytes = config.max_message_bytes;
+  shard_config.ping_interval_ms = config.ping_interval_seconds * 1000;
   // A slow consumer may fall this far behind before it is closed (4001).
   shard_config.router.max_queue_bytes = std::max<std::size_t>(8u << 20, 4 * config.max_message_bytes);
   net::Shard shard(io, shard_config);
@@ -133,7 +135,28 @@ int run_server(const ServeConfig& config) {
   api_config.proxy_url = config.proxy_url;
   api_config.require_validation_key = !config.no_validation_key;
   api_config.allowed_origins = config.allowed_origins;
-  api::HttpApi http_api(api_config, now_seconds);
+  bool draining = false;
+  api::ServerHooks hooks;
+  hooks.draining = [&draining] { return draining; };
+  hooks.load = [&shard] { return shard.connection_count(); };
+  hooks.metrics_text = [&] {
+    api::MetricsSnapshot m;
+    const net::ShardCounters& sc = shard.counters();
+    const core::RouterCounters& rc = shard.router().counters();
+    m.connections = sc.connections.get();
+    m.connections_total = sc.connections_total.get();
+    m.bytes_in = sc.bytes_in.get();
+    m.bytes_out = sc.bytes_out.get();
+    m.pings_sent = sc.pings_sent.get();
+    m.ping_timeouts = sc.ping_timeouts.get();
+    m.messages_in = rc.messages_in.get();
+    m.frames_out = rc.frames_out.get();
+    m.slow_consumers = rc.slow_consumers.get();
+    for (std::size_t i = 0; i < m.errors.size(); ++i) m.errors[i] = rc.errors[i].get();
+    m.draining = draining;
+    return api::format_metrics(m);
+  };
+  api::HttpApi http_api(api_config, now_seconds, hooks);
 
   std::unique_ptr<net::Listener> listener;
   try {
@@ -162,7 +185,7 @@ int run_server(const ServeConfig& config) {
                           ? (secure ? 443 : 80)
                           : static_cast<std::uint16_t>(std::stoi(std::string(rest.substr(colon + 1))));
   }
-  http_api = api::HttpApi(api_config, now_seconds);
+  http_api = api::HttpApi(api_config, now_seconds, hooks);
 
   // SIGTERM: stop accepting, tell clients to reconnect elsewhere (1001),
   // give them a moment to close, exit 0 (PROTOCOL.md section 9).
@@ -170,6 +193,7 @@ int run_server(const ServeConfig& config) {
   boost::asio::steady_timer drain_timer(io);
   std::function<void(int)> wait_for_drain = [&](int ticks_left) {
     if (shard.connection_count() == 0 || ticks_left == 0) {
+      listener->stop();
       io.stop();
       return;
     }
@@ -179,7 +203,8 @@ int run_server(const ServeConfig& config) {
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) return;
     spdlog::info("signal {}: draining", signal);
-    listener->stop();
+    // The listener stays open meanwhile: /healthz and upgrades answer 503.
+    draining = true;
     shard.close_all(1001, "server draining: reconnect through preconnect");
     wait_for_drain(60);
   });

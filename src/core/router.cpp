@@ -62,7 +62,7 @@ void Router::detach(Connection& connection) {
 }
 
 void Router::on_message(Connection& from, std::string_view text, std::int64_t now_ms) {
-  ++counters_.messages_in;
+  counters_.messages_in.add();
   if (!decoder_.decode(text, message_, decode_error_)) {
     send_error(from, decode_error_.id, decode_error_.code, decode_error_.message);
     return;
@@ -161,7 +161,7 @@ void Router::deliver(Node& node, const Connection& from, Body* body) {
 }
 
 void Router::send_error(Connection& to, std::string_view id, ErrorCode code, std::string_view text) {
-  ++counters_.errors;
+  counters_.errors[static_cast<int>(code)].add();
   std::string frame = "{\"type\":-6,";
   if (!id.empty()) {
     append_id_field(frame, "id", id);
@@ -189,10 +189,10 @@ void Router::enqueue(Connection& to, const OutFrame& frame) {
   if (!to.queue.push(frame, config_.max_queue_bytes)) {
     // Section 8: a slow consumer is closed with 4001, never allowed to grow
     // memory without bound.
-    ++counters_.slow_consumers;
+    counters_.slow_consumers.add();
     to.close_code = 4001;
   } else {
-    ++counters_.frames_out;
+    counters_.frames_out.add();
   }
   mark_dirty(to);
 }

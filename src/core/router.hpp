@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/connection.hpp"
+#include "core/counter.hpp"
 #include "core/directory.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/message.hpp"
@@ -29,11 +30,12 @@ struct ConnectIdentity {
   protocol::Role role = protocol::Role::node;
 };
 
+// Written by the router's shard, read by /metrics from any thread.
 struct RouterCounters {
-  std::uint64_t messages_in = 0;
-  std::uint64_t frames_out = 0;
-  std::uint64_t errors = 0;
-  std::uint64_t slow_consumers = 0;
+  Counter messages_in;
+  Counter frames_out;
+  Counter slow_consumers;
+  Counter errors[static_cast<int>(protocol::ErrorCode::unavailable) + 1];  // by code
 };
 
 class Router {

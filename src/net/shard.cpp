@@ -34,6 +34,7 @@ Opcode opcode_of(core::FrameKind kind) {
   switch (kind) {
     case core::FrameKind::text: return Opcode::text;
     case core::FrameKind::close: return Opcode::close;
+    case core::FrameKind::ping: return Opcode::ping;
     case core::FrameKind::pong: return Opcode::pong;
   }
   return Opcode::text;
@@ -123,6 +124,7 @@ Shard::Shard(boost::asio::io_context& io, ShardConfig config)
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
       epoll_watch_(io),
       sweep_timer_(io),
+      ping_timer_(io),
       read_buffer_(new std::uint8_t[read_buffer_bytes]) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_watch_.assign(::dup(epoll_fd_));
@@ -140,6 +142,35 @@ Shard::~Shard() {
 void Shard::start() {
   wait_for_events();
   sweep();
+  if (config_.ping_interval_ms > 0) {
+    ping_timer_.expires_after(std::chrono::milliseconds(config_.ping_interval_ms));
+    ping_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) ping_tick();
+    });
+  }
+}
+
+// PROTOCOL.md section 10 (--ping-interval): a connection silent for one
+// interval is pinged; one silent for three is closed with 4000.
+void Shard::ping_tick() {
+  now_ms_ = wall_clock_ms();
+  ++ping_tick_;
+  for (WsConnection* ws : std::vector<WsConnection*>(all_)) {
+    if (ws->state != WsState::open) continue;
+    std::uint32_t silent = ping_tick_ - ws->last_heard_tick;
+    if (silent >= 3) {
+      counters_.ping_timeouts.add();
+      begin_close(*ws, 4000, "no answer to 3 pings");
+    } else if (silent >= 1) {
+      counters_.pings_sent.add();
+      router_.send_control(ws->core, core::FrameKind::ping, {});
+    }
+  }
+  flush_dirty();
+  ping_timer_.expires_after(std::chrono::milliseconds(config_.ping_interval_ms));
+  ping_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) ping_tick();
+  });
 }
 
 void Shard::wait_for_events() {
@@ -189,7 +220,9 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
     delete ws;
     return;
   }
-  ++connections_;
+  counters_.connections.add();
+  counters_.connections_total.add();
+  ws->last_heard_tick = ping_tick_;
   all_.push_back(ws);
   router_.attach(ws->core, identity, now_ms_);
   if (!leftover.empty()) {
@@ -203,6 +236,8 @@ void Shard::read_from(WsConnection& ws) {
   for (int turn = 0; turn < reads_per_turn; ++turn) {
     ssize_t n = ::read(ws.fd, read_buffer_.get(), read_buffer_bytes);
     if (n > 0) {
+      counters_.bytes_in.add(static_cast<std::uint64_t>(n));
+      ws.last_heard_tick = ping_tick_;
       if (ws.state == WsState::open) feed(ws, read_buffer_.get(), static_cast<std::size_t>(n));
       // A closing connection's input is discarded until the peer's EOF.
       if (ws.state == WsState::dead) return;
@@ -331,6 +366,7 @@ void Shard::flush(WsConnection& ws) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) destroy(ws);
       return;  // EPOLLOUT (edge-triggered) resumes the flush
     }
+    counters_.bytes_out.add(static_cast<std::uint64_t>(written));
     // Pop what was written; remember how far into a partly written frame.
     std::size_t left = static_cast<std::size_t>(written) + queue.front_offset();
     while (!queue.empty()) {
@@ -369,7 +405,7 @@ void Shard::destroy(WsConnection& ws) {
   router_.detach(ws.core);
   ::close(ws.fd);  // also removes it from the epoll set
   ws.fd = -1;
-  --connections_;
+  counters_.connections.set(counters_.connections.get() - 1);
   std::erase(closing_, &ws);
   std::erase(all_, &ws);
   std::erase(read_again_, &ws);

@@ -28,6 +28,17 @@ namespace allspark::net {
 struct ShardConfig {
   core::RouterConfig router;
   std::size_t max_message_bytes = 1048576;
+  std::uint32_t ping_interval_ms = 25000;  // 0: no pings
+};
+
+// Written by the shard's thread, read by /metrics from any thread.
+struct ShardCounters {
+  core::Counter connections;        // open now
+  core::Counter connections_total;  // accepted since start
+  core::Counter bytes_in;
+  core::Counter bytes_out;
+  core::Counter pings_sent;
+  core::Counter ping_timeouts;      // closed with 4000
 };
 
 class Shard {
@@ -46,7 +57,8 @@ class Shard {
   void close_all(std::uint16_t code, std::string_view reason);
 
   core::Router& router() { return router_; }
-  std::size_t connection_count() const { return connections_; }
+  const ShardCounters& counters() const { return counters_; }
+  std::size_t connection_count() const { return counters_.connections.get(); }
 
  private:
   friend struct ShardFrameHandler;
@@ -62,6 +74,7 @@ class Shard {
   void flush(WsConnection& ws);
   void destroy(WsConnection& ws);
   void sweep();
+  void ping_tick();
 
   boost::asio::io_context& io_;
   ShardConfig config_;
@@ -69,6 +82,8 @@ class Shard {
   int epoll_fd_ = -1;
   boost::asio::posix::stream_descriptor epoll_watch_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer ping_timer_;  // one timer for every connection's pings (no timer per connection)
+  std::uint32_t ping_tick_ = 0;
   std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::array<epoll_event, 256> events_{};
   std::vector<iovec> iov_;
@@ -78,7 +93,7 @@ class Shard {
   std::vector<WsConnection*> read_again_;  // stopped reading to be fair to others
   std::vector<WsConnection*> all_;         // every live connection, for close_all
   std::int64_t now_ms_ = 0;
-  std::size_t connections_ = 0;
+  ShardCounters counters_;
 };
 
 }  // namespace allspark::net

@@ -288,7 +288,7 @@ TEST(Config, ServeHelpListsFlagsDefaultsAndWhatIsNotBuiltYet) {
   EXPECT_NE(help.find("one event loop for now; shards come with part 2"), std::string::npos);
   EXPECT_NE(help.find("redis:// is for the cluster, not available yet"), std::string::npos);
   // --offline-webhook, --retention, --inbox-max, --log-max wait for the inbox;
-  // --ping-interval for part 2.
+  // --threads for part 2's shards.
   std::size_t inbox_notes = 0;
   for (std::size_t at = help.find("comes with the inbox"); at != std::string::npos;
        at = help.find("comes with the inbox", at + 1)) {
@@ -300,7 +300,7 @@ TEST(Config, ServeHelpListsFlagsDefaultsAndWhatIsNotBuiltYet) {
        at = help.find("part 2", at + 1)) {
     ++part2_notes;
   }
-  EXPECT_EQ(part2_notes, 2u);  // --threads, --ping-interval
+  EXPECT_EQ(part2_notes, 1u);  // --threads
 }
 
 TEST(Config, TokenFlags) {

@@ -159,7 +159,7 @@ TEST_F(RouterTest, ASlowConsumerIsMarkedForClosingAndOthersStillReceive) {
   EXPECT_EQ(slow.close_code, 4001);
   EXPECT_LE(slow.queue.bytes(), 4096u);
   EXPECT_EQ(fast.close_code, 0);
-  EXPECT_EQ(small.counters().slow_consumers, 1u);
+  EXPECT_EQ(small.counters().slow_consumers.get(), 1u);
   small.on_message(sender, message, now);
   EXPECT_EQ(take(fast).size(), 1u);
   for (Connection* c : {&sender, &slow, &fast}) small.detach(*c);

@@ -1,0 +1,37 @@
+#pragma once
+// /metrics in Prometheus text format (PROTOCOL.md section 9): a snapshot of
+// counters gathered from every shard and the store, formatted here.
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "protocol/errors.hpp"
+
+namespace allspark::api {
+
+struct MetricsSnapshot {
+  std::uint64_t connections = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t messages_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t slow_consumers = 0;
+  std::uint64_t pings_sent = 0;
+  std::uint64_t ping_timeouts = 0;
+  std::array<std::uint64_t, static_cast<int>(protocol::ErrorCode::unavailable) + 1> errors{};
+  std::uint64_t inbox_stored = 0;        // messages kept for offline nodes
+  std::uint64_t inbox_dropped = 0;       // offline and ephemeral: not kept, by design
+  std::uint64_t inbox_store_failures = 0;
+  std::uint64_t store_entries_written = 0;
+  std::uint64_t store_entries_acked = 0;
+  std::uint64_t store_transactions = 0;
+  std::uint64_t store_queue_depth = 0;
+  std::uint64_t store_last_commit_us = 0;
+  std::uint64_t store_total_commit_us = 0;
+  bool draining = false;
+};
+
+std::string format_metrics(const MetricsSnapshot& snapshot);
+
+}  // namespace allspark::api
