@@ -105,7 +105,7 @@ void run_timeline(ClientPool& pool, Workload& workload, const CommonOptions& opt
   report.misrouted = tally.misrouted;
   report.out_of_order = tally.out_of_order;
   report.errors = tally.errors;
-  report.first_error = tally.first_error;
+  report.first_error = tally.first_error.empty() ? pool.first_error() : tally.first_error;
   report.closed = pool.counters().closed;
 }
 

@@ -152,7 +152,10 @@ std::string summary_line(const Report& r) {
                 static_cast<unsigned long long>(r.out_of_order));
   std::string line = text;
   if (r.errors > 0) line += ", errors " + std::to_string(r.errors) + " (first: " + r.first_error + ")";
-  if (r.closed > 0) line += ", closed by server " + std::to_string(r.closed);
+  if (r.closed > 0) {
+    line += ", connections closed " + std::to_string(r.closed);
+    if (r.errors == 0 && !r.first_error.empty()) line += " (first: " + r.first_error + ")";
+  }
   if (r.server_cpu) {
     double server_s = r.server_cpu->total();
     double per_cpu = server_s > 0 ? static_cast<double>(r.delivered) / server_s : 0;

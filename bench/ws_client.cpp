@@ -82,12 +82,6 @@ std::size_t ClientPool::open_count() const {
   return n;
 }
 
-std::size_t ClientPool::queued_bytes() const {
-  std::size_t n = 0;
-  for (const auto& c : connections_) n += c.out.size() - c.out_sent;
-  return n;
-}
-
 bool ClientPool::open_socket(std::uint32_t conn, const std::string& host, std::uint16_t port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -164,7 +158,11 @@ void ClientPool::close_socket(std::uint32_t conn, Phase phase) {
 void ClientPool::fail(std::uint32_t conn, std::string error) {
   bool connecting = connections_[conn].phase != Phase::open;
   close_socket(conn, Phase::failed);
-  if (connecting) ++handshakes_done_;
+  if (connecting) {
+    ++handshakes_done_;
+  } else {
+    ++counters_.closed;
+  }
   if (first_error_.empty()) first_error_ = nodes_[conn].node_id + ": " + error;
 }
 
@@ -341,10 +339,9 @@ void ClientPool::read_frames(std::uint32_t conn, const MessageSink& sink) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     // EOF or error
-    if (c.phase == Phase::welcome) return fail(conn, "closed by the server before the welcome");
-    ++counters_.closed;
-    close_socket(conn, Phase::closed);
-    return;
+    if (n == 0) return fail(conn, c.phase == Phase::welcome ? "closed by the server before the welcome"
+                                                            : "connection closed by the server");
+    return fail(conn, std::string("read: ") + std::strerror(errno));
   }
 }
 
@@ -361,7 +358,6 @@ bool ClientPool::decode_frames(std::uint32_t conn, char* data, std::size_t size,
 }
 
 void ClientPool::on_control(std::uint32_t conn, net::Opcode op, std::string_view payload) {
-  Connection& c = connections_[conn];
   ++counters_.frames_received;
   if (op == net::Opcode::ping) {
     queue_frame(conn, net::Opcode::pong, payload);
@@ -369,13 +365,8 @@ void ClientPool::on_control(std::uint32_t conn, net::Opcode op, std::string_view
     const auto* body = reinterpret_cast<const unsigned char*>(payload.data());
     counters_.last_close_code =
         payload.size() >= 2 ? static_cast<std::uint16_t>((body[0] << 8) | body[1]) : std::uint16_t{1005};
-    if (c.phase == Phase::welcome) {
-      fail(conn, "closed by the server with code " + std::to_string(counters_.last_close_code) + " " +
-                     std::string(payload.substr(payload.size() >= 2 ? 2 : 0)));
-    } else {
-      ++counters_.closed;
-      close_socket(conn, Phase::closed);
-    }
+    fail(conn, "closed by the server with code " + std::to_string(counters_.last_close_code) + " " +
+                   std::string(payload.substr(payload.size() >= 2 ? 2 : 0)));
   }
 }
 
@@ -451,10 +442,7 @@ void ClientPool::write_now(std::uint32_t conn) {
       ++counters_.send_blocked;
       return;
     }
-    if (c.phase != Phase::open) return fail(conn, std::string("send: ") + std::strerror(errno));
-    ++counters_.closed;
-    close_socket(conn, Phase::closed);
-    return;
+    return fail(conn, std::string("send: ") + std::strerror(errno));
   }
   c.out.clear();
   c.out_sent = 0;

@@ -36,7 +36,7 @@ struct PoolCounters {
   std::uint64_t send_blocked = 0;   // a send() that could not write everything (socket buffer full)
   std::uint64_t frames_received = 0;
   std::uint64_t frames_sent = 0;
-  std::uint64_t closed = 0;         // connections the server closed after the welcome
+  std::uint64_t closed = 0;         // open connections closed by the server or for a protocol error
   std::uint64_t unexpected = 0;     // messages with no sink (during connect)
   std::uint16_t last_close_code = 0;
 };
@@ -92,8 +92,8 @@ class ClientPool {
   Phase phase(std::uint32_t conn) const { return connections_[conn].phase; }
   const std::string& node_id(std::uint32_t conn) const { return nodes_[conn].node_id; }
   const PoolCounters& counters() const { return counters_; }
-  // Bytes queued and not yet written, over all connections.
-  std::size_t queued_bytes() const;
+  // The first failure of a connection (handshake or protocol error), if any.
+  const std::string& first_error() const { return first_error_; }
 
  private:
   struct NodeInfo {  // cold: used while connecting
