@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "app/secret.hpp"
+
 namespace allspark::app {
 
 struct ServeConfig {
@@ -51,15 +53,5 @@ struct CommandLine {
 // Parses argv. Unknown flags and values it cannot use give Command::exit,
 // exit_status 2 and a one-line message naming the flag.
 CommandLine parse_command_line(int argc, const char* const* argv);
-
-// The folder that holds the SQLite database named by `store` ("sqlite:PATH").
-std::string store_folder(const std::string& store);
-
-// Finds the secret as PROTOCOL.md section 2 says: the flag, the file, the
-// ALLSPARK_SECRET environment variable, else the one kept beside the store
-// (created there, mode 0600, only when `create` is true). nullopt plus `error`
-// when none is found or a file cannot be read.
-std::optional<std::string> resolve_secret(const std::string& secret, const std::string& secret_file,
-                                          const std::string& store, bool create, std::string& error);
 
 }  // namespace allspark::app
