@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "queued_frames.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,16 +40,7 @@ class RouterTest : public ::testing::Test {
     return c;
   }
 
-  // Everything queued on `c` as frame texts, emptying the queue.
-  static std::vector<std::string> take(Connection& c) {
-    std::vector<std::string> frames;
-    while (!c.queue.empty()) {
-      const auto& f = c.queue.at(0);
-      frames.emplace_back(std::string(f.head, f.head_len) + std::string(f.body->view()));
-      c.queue.pop_front();
-    }
-    return frames;
-  }
+  static std::vector<std::string> take(Connection& c) { return take_queued(c); }
 };
 
 TEST_F(RouterTest, WelcomeIsTheFirstFrame) {

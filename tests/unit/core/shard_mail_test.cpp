@@ -3,6 +3,8 @@
 // answers come back to the sender's shard.
 #include <gtest/gtest.h>
 
+#include "queued_frames.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,15 +69,7 @@ class ShardMailTest : public ::testing::Test {
     }
   }
 
-  static std::vector<std::string> take(Connection& c) {
-    std::vector<std::string> frames;
-    while (!c.queue.empty()) {
-      const auto& f = c.queue.at(0);
-      frames.emplace_back(std::string(f.head, f.head_len) + std::string(f.body->view()));
-      c.queue.pop_front();
-    }
-    return frames;
-  }
+  static std::vector<std::string> take(Connection& c) { return take_queued(c); }
 };
 
 TEST_F(ShardMailTest, HomeIsAStableHashOfTheNodeId) {

@@ -3,6 +3,8 @@
 #include "inbox/inbox.hpp"
 
 #include <gtest/gtest.h>
+
+#include "../core/queued_frames.hpp"
 #include <stdlib.h>
 
 #include <chrono>
@@ -80,15 +82,7 @@ class InboxTest : public ::testing::Test {
     return *connections.back();
   }
 
-  static std::vector<std::string> take(core::Connection& c) {
-    std::vector<std::string> frames;
-    while (!c.queue.empty()) {
-      const auto& f = c.queue.at(0);
-      frames.emplace_back(std::string(f.head, f.head_len) + std::string(f.body->view()));
-      c.queue.pop_front();
-    }
-    return frames;
-  }
+  static std::vector<std::string> take(core::Connection& c) { return take_queued(c); }
 };
 
 TEST_F(InboxTest, OfflineMessageIsAnsweredMinus4OnlyOnceStored) {
