@@ -390,18 +390,6 @@ std::string parse_error_line(const CLI::ParseError& error) {
 
 }  // namespace
 
-// A value as it may appear inside a one-line message: no control bytes, not too long.
-std::string printable(std::string_view value) {
-  constexpr std::size_t max_shown = 80;
-  std::string out;
-  for (char c : value.substr(0, max_shown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += byte < 0x20 || byte == 0x7f ? '?' : c;
-  }
-  if (value.size() > max_shown) out += "...";
-  return out;
-}
-
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine result;
   RawFlags raw;

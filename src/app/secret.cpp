@@ -91,6 +91,18 @@ std::optional<std::string> create_secret_file(const std::filesystem::path& path,
 
 }  // namespace
 
+// A value as it may appear inside a one-line message: no control bytes, not too long.
+std::string printable(std::string_view value) {
+  constexpr std::size_t max_shown = 80;
+  std::string out;
+  for (char c : value.substr(0, max_shown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte == 0x7f ? '?' : c;
+  }
+  if (value.size() > max_shown) out += "...";
+  return out;
+}
+
 std::string store_folder(const std::string& store) {
   constexpr std::string_view prefix = "sqlite:";
   if (!store.starts_with(prefix)) return {};

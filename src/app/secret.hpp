@@ -17,8 +17,8 @@ std::string store_folder(const std::string& store);
 std::optional<std::string> resolve_secret(const std::string& secret, const std::string& secret_file,
                                           const std::string& store, bool create, std::string& error);
 
-// A value as it may appear inside a one-line message: no control bytes, not
-// too long (defined with the command line, which uses it most).
+// A value as it may appear inside a one-line message (the command line's
+// and the secret's): no control bytes, not too long.
 std::string printable(std::string_view value);
 
 }  // namespace allspark::app
