@@ -20,6 +20,7 @@ Route route_of(std::string_view path) {
   if (path == "/v1/cluster") return Route::cluster;
   if (path == "/v1/inbox") return Route::inbox;
   if (path == "/v1/inbox/ack") return Route::inbox_ack;
+  if (path == "/v1/messages") return Route::messages;
   constexpr std::string_view connections = "/v1/connections/";
   constexpr std::string_view close = "/close";
   if (path.size() > connections.size() + close.size() && path.starts_with(connections) && path.ends_with(close)) {
@@ -29,7 +30,8 @@ Route route_of(std::string_view path) {
 }
 
 const char* method_of(Route route) {
-  return route == Route::inbox_ack || route == Route::connection_close ? "POST" : "GET";
+  bool post = route == Route::inbox_ack || route == Route::messages || route == Route::connection_close;
+  return post ? "POST" : "GET";
 }
 
 // Section 8: the path first, then the method, then the body size; all before
@@ -136,6 +138,7 @@ void HttpApi::answer_for(const HttpRequest& request, Route route, net::Respond r
     case Route::inbox: return inbox_fetch(request, std::move(respond));
     case Route::inbox_ack: return inbox_ack(request, std::move(respond));
     case Route::connection_close: return connection_close(request, std::move(respond));
+    case Route::messages: return publish(request, std::move(respond));
     default: return respond(answer_now(request, route));
   }
 }

@@ -24,7 +24,7 @@ struct ApiConfig {
   std::vector<std::string> allowed_origins;  // lower-case; "*" allows any
 };
 
-enum class Route { preconnect, connect, healthz, metrics, cluster, inbox, inbox_ack, connection_close, unknown };
+enum class Route { preconnect, connect, healthz, metrics, cluster, inbox, inbox_ack, messages, connection_close, unknown };
 
 // What the API asks of the running server (wired by app::Server).
 struct ServerHooks {
@@ -63,6 +63,7 @@ class HttpApi final : public net::HttpHandler {
   void inbox_fetch(const net::HttpRequest& request, net::Respond respond);
   void inbox_ack(const net::HttpRequest& request, net::Respond respond);
   void connection_close(const net::HttpRequest& request, net::Respond respond);
+  void publish(const net::HttpRequest& request, net::Respond respond);
   std::string server_json() const;
   bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 

@@ -1,10 +1,13 @@
 // The HTTP routes answered on a node's home shard (PROTOCOL.md sections 6
-// and 9): GET /v1/inbox, POST /v1/inbox/ack, POST /v1/connections/{id}/close.
+// and 9): GET /v1/inbox, POST /v1/inbox/ack, POST /v1/messages,
+// POST /v1/connections/{id}/close.
 #include <charconv>
+#include <chrono>
 
 #include "api/http_api.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/json.hpp"
+#include "protocol/utf8.hpp"
 
 namespace allspark::api {
 
@@ -31,7 +34,56 @@ bool read_seq(const HttpRequest& request, std::string_view name, std::optional<s
   return true;
 }
 
+// Section 9: 202 {"delivered", "stored": [{"node_id", "seq"}]}, and
+// "duplicate": true for a retry of an id already stored (nothing new done).
+HttpResponse publish_answer(const core::TrackResult& result) {
+  if (result.error) return error_response(*result.error, result.error_message);
+  if (!result.ok) return error_response(ErrorCode::unavailable, "the store could not keep every copy: retry");
+  HttpResponse answer;
+  answer.status = 202;
+  answer.body = "{\"delivered\":" + std::to_string(result.delivered) + ",\"stored\":[";
+  for (std::size_t i = 0; i < result.stored.size(); ++i) {
+    if (i > 0) answer.body += ',';
+    answer.body += "{\"node_id\":\"" + result.stored[i].node_id + "\",\"seq\":" +  // ids need no escaping
+                   std::to_string(result.stored[i].seq) + "}";
+  }
+  answer.body += result.duplicate ? "],\"duplicate\":true}" : "]}";
+  return answer;
+}
+
 }  // namespace
+
+// Section 9: POST /v1/messages (app role) publishes one message of section 4
+// as the node its `src_id` names (else the app's own node), on that node's
+// home shard, where the retries of its ids are remembered.
+void HttpApi::publish(const HttpRequest& request, net::Respond respond) {
+  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  if (who.refusal) return respond(*who.refusal);
+  if (who.claims.role == protocol::Role::node) {
+    return respond(error_response(ErrorCode::forbidden, "publishing over HTTP is for the app role"));
+  }
+  if (!protocol::is_valid_utf8(request.body)) {
+    return respond(error_response(ErrorCode::bad_json, "the body is not valid UTF-8"));
+  }
+  std::string node_id = who.claims.node_id;
+  protocol::JsonScanner scanner;
+  if (scanner.scan(request.body) == protocol::JsonStatus::ok) {
+    for (const protocol::JsonMember& member : scanner.members()) {
+      std::string key;
+      std::string_view value;
+      if (member.key == "src_id" && member.kind == protocol::JsonKind::string &&
+          protocol::json_string_value(member.value, key, value) && protocol::is_valid_id(value)) {
+        node_id = std::string(value);
+      }
+    }
+  }  // else the router's decoder gives the error
+  std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  hooks_.on_home_shard(node_id, [node_id, body = request.body, now_ms, respond](core::Router& router, inbox::Inbox&) {
+    router.publish(node_id, body, now_ms, [respond](core::TrackResult result) { respond(publish_answer(result)); });
+  });
+}
 
 // Section 6: GET /v1/inbox?from_seq=&to_seq=&limit=&session_id= answers the
 // -102 payload for the caller's node.

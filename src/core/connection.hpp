@@ -22,6 +22,7 @@ struct Connection {
   std::uint16_t close_code = 0;   // a close the router asks for (4001 slow consumer)
   bool dirty = false;             // in the router's list of connections to flush
   bool attached = false;
+  bool waiting = false;           // acks of its messages are in flight: the inbox decides what waits
   SendQueue* held = nullptr;      // set while its inbox is replayed: live frames wait here (section 3)
 };
 

@@ -1,13 +1,19 @@
 #pragma once
 // What the router hands to the durable side of delivery (src/inbox): messages
-// for nodes with no live connection, new connections that may have a backlog,
-// acknowledgements. A cold boundary (offline recipients, connects, acks), so
-// a virtual interface; the live path never calls it.
+// for nodes with no live connection, messages sent with `ack`, new
+// connections that may have a backlog, acknowledgements, and the tracks that
+// tell a sender once every copy is stored. A cold boundary (offline
+// recipients, acks, connects), so a virtual interface; the live path of a
+// plain message never calls it.
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/body.hpp"
+#include "core/shard_mail.hpp"
 #include "protocol/message.hpp"
 
 namespace allspark::core {
@@ -21,13 +27,49 @@ struct Sender {
   std::uint64_t serial = 0;
 };
 
+// How one recipient's copy is kept (PROTOCOL.md section 6).
+struct KeepRequest {
+  Sender sender;
+  std::string_view id;      // the message id, for -4 and errors
+  std::string_view src_id;  // the sender as the recipient sees it
+  bool ephemeral = false;
+  bool ack = false;         // stored also for a live node, which gets the stored copy
+  std::uint64_t track = 0;  // the sender shard's track (ack or a server publish); 0: none
+};
+
+// What a server publish (POST /v1/messages) is answered with, or an ack's end.
+struct TrackResult {
+  bool ok = true;                   // false: some copy could not be stored
+  bool duplicate = false;           // a retry of an id already acknowledged
+  std::uint64_t delivered = 0;      // live connections written to
+  std::vector<StoredCopy> stored;   // every copy kept in an inbox
+  std::optional<protocol::ErrorCode> error;  // a publish that could not be routed
+  std::string error_message;
+};
+
 class Offline {
  public:
   virtual ~Offline() = default;
-  // A message for `node`, which has no live connection here (its home shard).
-  // `src_id` is the sender as the recipient sees it.
-  virtual void keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
-                    const Body& body, std::int64_t now_ms) = 0;
+  // A copy for `node`, homed on this shard: it has no live connection, or the
+  // message has `ack`.
+  virtual void keep(Node& node, const KeepRequest& request, const Body& body, std::int64_t now_ms) = 0;
+  // The end of one tracked message's recipients on this shard, `delivered`
+  // being the live connections written to: the track hears once its copies
+  // here are stored.
+  virtual void end_delivery(Sender sender, std::uint64_t track, std::uint64_t delivered) = 0;
+
+  // On the sender's shard: a message with `ack` (or a server publish, `done`
+  // set) from `from` (null for a publish) is about to be routed. Returns its
+  // track, or 0 when it is a retry of an id already acknowledged (answered).
+  virtual std::uint64_t open_track(Connection* from, Sender sender, std::string_view node_id, std::string_view id,
+                                   bool ack, std::function<void(TrackResult)> done) = 0;
+  // Every copy went to `shards` shards, each of which reports once.
+  virtual void expect(std::uint64_t track, std::uint32_t shards) = 0;
+  virtual void on_report(const TrackReport& report) = 0;
+  // A message from a connection with acks in flight: true when it must wait
+  // (it was copied and comes back through Router::on_message later).
+  virtual bool hold(Connection& from, std::string_view text, const protocol::Message& message) = 0;
+
   // After the welcome: queue what the node has not acknowledged.
   virtual void on_attach(Connection& connection) = 0;
   virtual void on_detach(Connection& connection) = 0;

@@ -107,6 +107,9 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
     return;
   }
   const Message& m = message_;
+  // Section 4: a message waits behind the same connection's earlier ones
+  // while those are being stored.
+  if (from.waiting && offline_ != nullptr && offline_->hold(from, text, m)) return;
   if (m.type == -7 && offline_ != nullptr) {
     offline_->acknowledge(from, m);
     return;
@@ -130,7 +133,41 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
   route(from, m, now_ms);
 }
 
-void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
+// POST /v1/messages: the same checks as a WebSocket message, plus a
+// destination (a publish is never a ping), then the same routing, tracked.
+void Router::publish(std::string_view node_id, std::string_view text, std::int64_t now_ms,
+                     std::function<void(TrackResult)> done) {
+  auto refuse = [&](ErrorCode code, std::string message) {
+    TrackResult refused;
+    refused.error = code;
+    refused.error_message = std::move(message);
+    done(std::move(refused));
+  };
+  if (!decoder_.decode(text, message_, decode_error_)) return refuse(decode_error_.code, decode_error_.message);
+  const Message& m = message_;
+  if (m.type < 0) return refuse(ErrorCode::bad_field, "a published message needs a type >= 0");
+  if (!m.dest_session_id.empty()) {
+    return refuse(ErrorCode::unknown_session, "session \"" + std::string(m.dest_session_id) + "\" does not exist");
+  }
+  if (m.dest_id.empty() && m.dest_client_id.empty()) {
+    return refuse(ErrorCode::no_destination, "a published message needs dest_id or dest_client_id");
+  }
+  Connection origin;  // the app, speaking for `node_id`; never a recipient
+  origin.node = &node_here(node_id);
+  origin.role = Role::app;
+  auto captured = std::make_shared<TrackResult>();
+  capture_ = captured.get();
+  route(origin, m, now_ms, [captured, done = std::move(done)](TrackResult result) {
+    if (captured->error) {
+      result.error = captured->error;
+      result.error_message = std::move(captured->error_message);
+    }
+    done(std::move(result));
+  });
+  capture_ = nullptr;
+}
+
+void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std::function<void(TrackResult)> done) {
   // The sender as recipients see it: only app and server roles speak for others.
   const Node* sender_node = from.node;
   std::string_view src_id = sender_node->id;
@@ -139,6 +176,20 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
     src_id = m.src_id;
     const Node* on_behalf = directory_.find_node(src_id);
     src_client_id = on_behalf != nullptr ? std::string_view(on_behalf->client_id) : std::string_view();
+  }
+  Sender sender{config_.shard, from.serial};
+
+  // Section 6: with `ack` (and for a publish) the sender hears once every
+  // copy is stored; live recipients of an `ack` get the stored copy.
+  std::uint64_t track = 0;
+  if (m.ack || done) {
+    if (offline_ == nullptr) {
+      send_error(sender, m.id, ErrorCode::unavailable, "this server has no store to keep the message");
+      if (done) done({});
+      return;
+    }
+    track = offline_->open_track(done ? nullptr : &from, sender, sender_node->id, m.id, m.ack, std::move(done));
+    if (track == 0) return;  // a retry of a message already stored: answered
   }
 
   // The body after the per-recipient head, serialised once for every recipient.
@@ -156,20 +207,23 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
   }
   scratch_ += '}';
   Body* body = Body::copy_of(scratch_);
-  Sender sender{config_.shard, from.serial};
 
   // Recipients: the union of dest_id and the nodes of dest_client_id, each
   // once; those homed on another shard go there in this batch's mail.
   ++route_mark_;
-  offline_nodes_.clear();
+  kept_nodes_.clear();
   bool any_recipient = false;
+  bool local_recipient = false;
+  std::uint64_t delivered = 0;
+  std::uint32_t shards = 0;
   auto visit_remote = [&](std::uint32_t home, std::string_view node_id) {
     std::int64_t& slot = remote_slot_[home];  // one body per shard per message
     std::vector<RemoteDelivery>& deliveries = outbox_[home].deliveries;
     if (slot < 0) {
       slot = static_cast<std::int64_t>(deliveries.size());
-      deliveries.push_back(
-          {scratch_, {}, config_.shard, from.serial, std::string(m.id), std::string(src_id), m.ephemeral, now_ms});
+      deliveries.push_back({scratch_, {}, config_.shard, from.serial, std::string(m.id), std::string(src_id),
+                            m.ephemeral, m.ack, track, now_ms});
+      ++shards;
     }
     deliveries[static_cast<std::size_t>(slot)].nodes.emplace_back(node_id);
   };
@@ -179,10 +233,13 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
     any_recipient = true;
     if (node.home != config_.shard) {
       visit_remote(node.home, node.id);
-    } else if (node.connections.empty()) {
-      offline_nodes_.push_back(&node);
+      return;
+    }
+    local_recipient = true;
+    if (node.connections.empty() || m.ack) {
+      kept_nodes_.push_back(&node);
     } else {
-      deliver(node, &from, body);
+      delivered += deliver(node, &from, body);
     }
   };
   for (std::int64_t& slot : remote_slot_) slot = -1;
@@ -210,46 +267,61 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms) {
                  "client \"" + std::string(m.dest_client_id) + "\" has no live connection");
     }
   }
-  for (Node* node : offline_nodes_) keep(*node, sender, m.id, src_id, m.ephemeral, body, now_ms);
+  KeepRequest request{sender, m.id, src_id, m.ephemeral, m.ack, track};
+  for (Node* node : kept_nodes_) keep(*node, request, body, now_ms);
   body->release();
+  if (track == 0) return;
+  if (local_recipient) {
+    offline_->end_delivery(sender, track, delivered);
+    ++shards;
+  }
+  offline_->expect(track, shards);  // last: it may finish the track
 }
 
 void Router::receive(ShardMail mail) {
   for (const Membership& member : mail.members) restore_member(member.client_id, member.node_id);
   for (const RemoteDelivery& delivery : mail.deliveries) {
     Body* body = Body::copy_of(delivery.body);
+    KeepRequest request{{delivery.sender_shard, delivery.sender}, delivery.id, delivery.src_id, delivery.ephemeral,
+                        delivery.ack, delivery.track};
+    std::uint64_t delivered = 0;
     for (const std::string& node_id : delivery.nodes) {
       Node& node = node_here(node_id);
-      Sender sender{delivery.sender_shard, delivery.sender};
-      if (node.connections.empty()) {
-        keep(node, sender, delivery.id, delivery.src_id, delivery.ephemeral, body, delivery.now_ms);
+      if (node.connections.empty() || delivery.ack) {
+        keep(node, request, body, delivery.now_ms);
       } else {
-        deliver(node, nullptr, body);
+        delivered += deliver(node, nullptr, body);
       }
     }
+    if (delivery.track != 0 && offline_ != nullptr) offline_->end_delivery(request.sender, delivery.track, delivered);
     body->release();
   }
   for (const RemoteFrame& frame : mail.frames) {
     if (Connection* connection = find(frame.connection)) send_frame(*connection, frame.frame);
   }
+  for (const TrackReport& report : mail.reports) {
+    if (offline_ != nullptr) offline_->on_report(report);
+  }
 }
 
-void Router::deliver(Node& node, const Connection* from, Body* body) {
+std::uint64_t Router::deliver(Node& node, const Connection* from, Body* body) {
+  std::uint64_t written = 0;
   for (Connection* connection : node.connections) {
     if (connection == from || connection->close_code != 0) continue;
     enqueue(*connection, {body, node.dest_head.data(), static_cast<std::uint32_t>(node.dest_head.size()),
                           FrameKind::text});
+    ++written;
   }
+  return written;
 }
 
-// Section 6: a message for a node with no live connection is the inbox's;
-// without one, the sender is told it cannot be delivered.
-void Router::keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral, Body* body,
-                  std::int64_t now_ms) {
+// Section 6: a message for a node with no live connection (or with `ack`) is
+// the inbox's; without one, the sender is told it cannot be delivered.
+void Router::keep(Node& node, const KeepRequest& request, Body* body, std::int64_t now_ms) {
   if (offline_ != nullptr) {
-    offline_->keep(node, sender, id, src_id, ephemeral, *body, now_ms);
-  } else if (!ephemeral) {
-    send_error(sender, id, ErrorCode::unavailable, "node \"" + node.id + "\" has no live connection");
+    offline_->keep(node, request, *body, now_ms);
+  } else if (!request.ephemeral) {
+    send_error(request.sender, request.id, ErrorCode::unavailable, "node \"" + node.id + "\" has no live connection");
   }
 }
 
@@ -271,8 +343,23 @@ void Router::reply(Sender to, std::string frame) {
   }
 }
 
+void Router::report(std::uint32_t shard, TrackReport report) {
+  if (shard != config_.shard) {
+    outbox_[shard].reports.push_back(std::move(report));
+  } else if (offline_ != nullptr) {
+    offline_->on_report(report);
+  }
+}
+
 void Router::send_error(Sender to, std::string_view id, ErrorCode code, std::string_view text) {
   counters_.errors[static_cast<int>(code)].add();
+  if (capture_ != nullptr && to.serial == 0 && to.shard == config_.shard) {
+    if (!capture_->error) {
+      capture_->error = code;
+      capture_->error_message = text;
+    }
+    return;
+  }
   std::string frame = "{\"type\":-6,";
   if (!id.empty()) {
     append_id_field(frame, "id", id);

@@ -67,6 +67,11 @@ class Router {
 
   // One complete text message (valid UTF-8) from `from`.
   void on_message(Connection& from, std::string_view text, std::int64_t now_ms);
+  // POST /v1/messages (section 9), on the home shard of `node_id`: routes
+  // `text` as an app speaking for that node. `done` gets what was delivered
+  // and stored, or the error, once every copy is stored.
+  void publish(std::string_view node_id, std::string_view text, std::int64_t now_ms,
+               std::function<void(TrackResult)> done);
   // A batch another shard handed over.
   void receive(ShardMail mail);
 
@@ -90,6 +95,8 @@ class Router {
   Node& node_here(std::string_view node_id);
   Connection* find(std::uint64_t serial) const;
   void reply(Sender to, std::string frame);
+  // A tracked delivery's copies on this shard are stored: to the sender's shard.
+  void report(std::uint32_t shard, TrackReport report);
   void send_error(Sender to, std::string_view id, protocol::ErrorCode code, std::string_view text);
   void send_frame(Connection& to, std::string_view frame);
   void enqueue(Connection& to, const OutFrame& frame);
@@ -104,11 +111,13 @@ class Router {
   const Directory& directory() const { return directory_; }
 
  private:
-  void route(Connection& from, const protocol::Message& message, std::int64_t now_ms);
-  // Queues `body` (with the node's head) on every live connection of `node` but `from`.
-  void deliver(Node& node, const Connection* from, Body* body);
-  void keep(Node& node, Sender sender, std::string_view id, std::string_view src_id, bool ephemeral, Body* body,
-            std::int64_t now_ms);
+  // Routes to every recipient; with `done` (a publish), the message is tracked.
+  void route(Connection& from, const protocol::Message& message, std::int64_t now_ms,
+             std::function<void(TrackResult)> done = {});
+  // Queues `body` (with the node's head) on every live connection of `node`
+  // but `from`; returns how many.
+  std::uint64_t deliver(Node& node, const Connection* from, Body* body);
+  void keep(Node& node, const KeepRequest& request, Body* body, std::int64_t now_ms);
   void join_client(Node& node, std::string_view client_id, bool tell_other_shards);
 
   RouterConfig config_;
@@ -118,11 +127,12 @@ class Router {
   protocol::DecodeError decode_error_;
   std::string scratch_;  // the body being serialised
   std::vector<Connection*> dirty_;
-  std::vector<Node*> offline_nodes_;
+  std::vector<Node*> kept_nodes_;
   std::vector<std::int64_t> remote_slot_;  // per shard: this message's RemoteDelivery, or -1
   std::vector<ShardMail> outbox_;          // per shard, sent at end_batch
   std::unordered_map<std::uint64_t, Connection*> by_serial_;
   Offline* offline_ = nullptr;
+  TrackResult* capture_ = nullptr;  // a publish's error goes here, not to a -6
   std::uint64_t route_mark_ = 0;
   std::uint64_t next_connection_ = 0;
   RouterCounters counters_;

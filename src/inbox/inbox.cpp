@@ -18,8 +18,22 @@ void append_int(std::string& out, std::uint64_t value) {
 }
 }  // namespace
 
+namespace {
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TracksConfig tracks_config(const InboxConfig& config) {
+  TracksConfig tracks = config.tracks;
+  tracks.post = config.post;
+  if (!tracks.now_ms) tracks.now_ms = system_now_ms;
+  return tracks;
+}
+}  // namespace
+
 Inbox::Inbox(core::Router& router, store::Store& store, InboxConfig config)
-    : router_(router), store_(store), config_(std::move(config)) {}
+    : router_(router), store_(store), config_(std::move(config)), tracks_(router, tracks_config(config_)) {}
 
 void Inbox::restore(const std::vector<store::InboxState>& states,
                     const std::vector<std::pair<std::string, std::string>>& push_keys) {
@@ -35,11 +49,11 @@ void Inbox::restore(const std::vector<store::InboxState>& states,
   }
 }
 
-// A message to a node alone, for a node with no live connection, goes to its
-// inbox with the next seq; the sender hears -4 once it is stored.
-void Inbox::keep(core::Node& node, core::Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
-                 const core::Body& body, std::int64_t now_ms) {
-  if (ephemeral) {
+// A message to a node alone, for a node with no live connection (or any
+// recipient of an `ack`), goes to its inbox with the next seq; the sender
+// hears -4 once it is stored, a live node gets the stored copy then.
+void Inbox::keep(core::Node& node, const core::KeepRequest& request, const core::Body& body, std::int64_t now_ms) {
+  if (request.ephemeral) {
     counters_.ephemeral_dropped.add();
     return;
   }
@@ -55,7 +69,27 @@ void Inbox::keep(core::Node& node, core::Sender sender, std::string_view id, std
   append_int(entry.frame, seq);
   entry.frame += ',';
   entry.frame += body.view();
-  pending_replies_.push_back({sender, std::string(id), node.id, seq, std::string(src_id)});
+  PendingReply& reply = pending_replies_.emplace_back(
+      PendingReply{request.sender, std::string(request.id), node.id, seq, std::string(request.src_id), -1, {}});
+  if (request.ack) reply.frame = entry.frame;
+  if (request.track == 0) return;
+  if (pending_reports_.empty() || !pending_reports_.back().open ||
+      pending_reports_.back().report.track != request.track || pending_reports_.back().shard != request.sender.shard) {
+    pending_reports_.push_back({request.sender.shard, {request.track, true, 0, {}}, true});
+  }
+  reply.report = static_cast<std::int64_t>(pending_reports_.size() - 1);
+}
+
+// A tracked delivery's recipients here are all seen: with copies in this
+// batch, its report waits for the store; else it goes now.
+void Inbox::end_delivery(core::Sender sender, std::uint64_t track, std::uint64_t delivered) {
+  if (!pending_reports_.empty() && pending_reports_.back().open && pending_reports_.back().report.track == track &&
+      pending_reports_.back().shard == sender.shard) {
+    pending_reports_.back().report.delivered += delivered;
+    pending_reports_.back().open = false;
+    return;
+  }
+  router_.report(sender.shard, {track, true, delivered, {}});
 }
 
 void Inbox::end_batch() {
@@ -64,20 +98,36 @@ void Inbox::end_batch() {
   entries.swap(pending_entries_);
   auto replies = std::make_shared<std::vector<PendingReply>>();
   replies->swap(pending_replies_);
-  store_.append(std::move(entries), [this, replies](bool ok) {
-    config_.post([this, replies, ok] { on_stored(*replies, ok); });
+  auto reports = std::make_shared<std::vector<PendingReport>>();
+  reports->swap(pending_reports_);
+  store_.append(std::move(entries), [this, replies, reports](bool ok) {
+    config_.post([this, replies, reports, ok] { on_stored(*replies, *reports, ok); });
   });
 }
 
-void Inbox::on_stored(const std::vector<PendingReply>& replies, bool ok) {
+void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok) {
   for (const PendingReply& pending : replies) {
+    core::TrackReport* report = pending.report >= 0 ? &reports[static_cast<std::size_t>(pending.report)].report : nullptr;
     if (!ok) {
       counters_.store_failures.add();
-      router_.send_error(pending.sender, pending.id, ErrorCode::unavailable,
-                         "the store could not keep the message for node \"" + pending.node + "\": retry");
+      if (report != nullptr) {
+        report->ok = false;  // the track answers the sender once
+      } else {
+        router_.send_error(pending.sender, pending.id, ErrorCode::unavailable,
+                           "the store could not keep the message for node \"" + pending.node + "\": retry");
+      }
       continue;
     }
     counters_.stored.add();
+    if (report != nullptr) report->stored.push_back({pending.node, pending.seq});
+    if (!pending.frame.empty()) {
+      const core::Node* node = router_.directory().find_node(pending.node);
+      if (node != nullptr && !node->connections.empty()) {
+        std::uint64_t written = deliver_stored(pending);
+        if (report != nullptr) report->delivered += written;
+        continue;  // live: no -4, no webhook
+      }
+    }
     if (config_.notify) {
       // Section 6: {"node_id", "seq", "src_id", "push_key"?}, ids need no escaping.
       std::string body = "{\"node_id\":\"" + pending.node + "\",\"seq\":" + std::to_string(pending.seq) +
@@ -93,6 +143,27 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, bool ok) {
     frame += "\"src_id\":\"" + pending.node + "\"}";
     router_.reply(pending.sender, std::move(frame));
   }
+  // After the -4s: the sender's -7 (or publish answer) comes once every shard reported.
+  for (PendingReport& pending : reports) router_.report(pending.shard, std::move(pending.report));
+}
+
+// An `ack` copy, now stored, to the node's live connections but the sender's;
+// a connection whose replay already covers this seq gets it from there.
+std::uint64_t Inbox::deliver_stored(const PendingReply& reply) {
+  core::Node& node = router_.node_here(reply.node);
+  core::Body* body = core::Body::copy_of(reply.frame);
+  std::uint64_t written = 0;
+  for (core::Connection* connection : node.connections) {
+    if (connection->close_code != 0) continue;
+    if (reply.sender.shard == router_.config().shard && connection->serial == reply.sender.serial) continue;
+    if (auto replay = replays_.find(connection->serial); replay != replays_.end() && replay->second->up_to >= reply.seq) {
+      continue;
+    }
+    router_.enqueue(*connection, {body, nullptr, 0, core::FrameKind::text});
+    ++written;
+  }
+  body->release();
+  return written;
 }
 
 void Inbox::remember_client_node(std::string_view client_id, std::string_view node_id) {
@@ -107,12 +178,14 @@ void Inbox::on_attach(core::Connection& connection) {
   end_batch();
   auto replay = std::make_unique<Replay>();
   replay->after_seq = connection.node->acked_seq;
+  replay->up_to = connection.node->last_seq;
   connection.held = &replay->held;
   replays_.emplace(connection.serial, std::move(replay));
   fetch_page(connection);
 }
 
 void Inbox::on_detach(core::Connection& connection) {
+  tracks_.on_detach(connection);
   connection.held = nullptr;
   replays_.erase(connection.serial);
 }
@@ -121,7 +194,7 @@ void Inbox::fetch_page(core::Connection& connection) {
   Replay& replay = *replays_.at(connection.serial);
   replay.fetching = true;
   std::uint64_t serial = connection.serial;
-  store_.fetch(connection.node->id, replay.after_seq, UINT64_MAX, 1000, config_.replay_page_bytes,
+  store_.fetch(connection.node->id, replay.after_seq, replay.up_to, 1000, config_.replay_page_bytes,
                [this, serial](std::vector<store::InboxEntry> entries, bool more) {
                  config_.post([this, serial, entries = std::move(entries), more]() mutable {
                    on_page(serial, std::move(entries), more);

@@ -13,6 +13,7 @@
 
 #include "core/offline.hpp"
 #include "core/router.hpp"
+#include "inbox/tracks.hpp"
 #include "protocol/json.hpp"
 #include "store/store.hpp"
 
@@ -34,6 +35,8 @@ struct InboxConfig {
   // with the JSON body of one POST per message stored for an offline node.
   // Empty: no webhook.
   std::function<void(std::string body)> notify;
+  // Acks and publishes; its `post` is this config's, its clock the system's when empty.
+  TracksConfig tracks;
 };
 
 // The -102 payload: {"messages", "from_seq", "to_seq", "more", "server_time"}.
@@ -48,8 +51,18 @@ class Inbox final : public core::Offline {
   void restore(const std::vector<store::InboxState>& states,
                const std::vector<std::pair<std::string, std::string>>& push_keys);
 
-  void keep(core::Node& node, core::Sender sender, std::string_view id, std::string_view src_id, bool ephemeral,
-            const core::Body& body, std::int64_t now_ms) override;
+  void keep(core::Node& node, const core::KeepRequest& request, const core::Body& body,
+            std::int64_t now_ms) override;
+  void end_delivery(core::Sender sender, std::uint64_t track, std::uint64_t delivered) override;
+  std::uint64_t open_track(core::Connection* from, core::Sender sender, std::string_view node_id, std::string_view id,
+                           bool ack, std::function<void(core::TrackResult)> done) override {
+    return tracks_.open(from, sender, node_id, id, ack, std::move(done));
+  }
+  void expect(std::uint64_t track, std::uint32_t shards) override { tracks_.expect(track, shards); }
+  void on_report(const core::TrackReport& report) override { tracks_.on_report(report); }
+  bool hold(core::Connection& from, std::string_view text, const protocol::Message& message) override {
+    return tracks_.hold(from, text, message);
+  }
   void on_attach(core::Connection& connection) override;
   void on_detach(core::Connection& connection) override;
   void acknowledge(core::Connection& connection, const protocol::Message& message) override;
@@ -65,22 +78,33 @@ class Inbox final : public core::Offline {
   void acknowledge(core::Node& node, std::uint64_t seq);
 
   const InboxCounters& counters() const { return counters_; }
+  const Tracks& tracks() const { return tracks_; }
 
  private:
   struct PendingReply {
     core::Sender sender;
     std::string id;      // the message id, if any
-    std::string node;    // the offline recipient
+    std::string node;    // the recipient
     std::uint64_t seq;   // its seq there
     std::string src_id;  // the sender, for the webhook
+    std::int64_t report = -1;  // its track's entry in the batch's reports, if tracked
+    std::string frame;   // with `ack`: the stored copy, for the node's live connections
+  };
+  // One tracked delivery's copies in a batch, reported once they are stored.
+  struct PendingReport {
+    std::uint32_t shard = 0;  // the sender's
+    core::TrackReport report;
+    bool open = true;         // more copies of it may come in this batch
   };
   struct Replay {
     std::uint64_t after_seq = 0;
+    std::uint64_t up_to = 0;  // what was stored before the connection: later copies come live
     core::SendQueue held;  // live frames that arrived during the replay
     bool fetching = false;
   };
 
-  void on_stored(const std::vector<PendingReply>& replies, bool ok);
+  void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);
+  std::uint64_t deliver_stored(const PendingReply& reply);
   void set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,
                     const protocol::JsonMember& member);
   static constexpr std::size_t max_push_key_bytes = 4096;
@@ -96,6 +120,8 @@ class Inbox final : public core::Offline {
   std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial
   std::vector<store::InboxEntry> pending_entries_;                      // for the store, at end_batch
   std::vector<PendingReply> pending_replies_;
+  std::vector<PendingReport> pending_reports_;
+  Tracks tracks_;
   std::unordered_map<std::string, std::string> push_keys_;  // of the nodes homed here that gave one
   InboxCounters counters_;
 };

@@ -32,6 +32,8 @@ class InboxTest : public ::testing::Test {
   std::mutex mutex;
   std::condition_variable posted;
   std::deque<std::function<void()>> work;
+  std::int64_t clock = now;  // the tracks' clock
+  inbox::TracksConfig tracks;
 
   void SetUp() override {
     char path[] = "/tmp/allspark-inbox-XXXXXX";
@@ -57,6 +59,8 @@ class InboxTest : public ::testing::Test {
       work.push_back(std::move(w));
       posted.notify_one();
     };
+    inbox_config.tracks = tracks;
+    inbox_config.tracks.now_ms = [this] { return clock; };
     box = std::make_unique<inbox::Inbox>(*router, *db, inbox_config);
     box->restore(db->load_inbox_states(), db->load_push_keys());
     router->set_offline(box.get());
@@ -134,6 +138,106 @@ TEST_F(InboxTest, SeqStateSurvivesAReopen) {
   router->on_message(a2, R"({"dest_id":"b"})", now);
   pump(1);
   EXPECT_EQ(router->directory().find_node("b")->last_seq, 2u);
+}
+
+// Section 4: with ack, a message waits for its copies to be stored; the
+// same connection's later plain messages wait behind it, so order holds.
+TEST_F(InboxTest, AckIsDeliveredOnceStoredAndLaterMessagesWaitBehindIt) {
+  core::Connection& a = connect("a");
+  core::Connection& b = connect("b");
+  take(a);
+  take(b);
+  router->on_message(a, R"({"id":"m1","dest_id":"b","ack":true,"payload":1})", now);
+  router->on_message(a, R"({"dest_id":"b","payload":2})", now);
+  router->on_message(a, R"({"id":"m3","dest_id":"b","ack":true,"payload":3})", now);
+  EXPECT_TRUE(take(b).empty());  // nothing before the store answered
+  pump(1);                       // m1 stored
+  EXPECT_EQ(take(b), std::vector<std::string>{
+                         R"({"dest_id":"b","seq":1,"src_id":"a","timestamp":1700000000000,"id":"m1","ack":true,"payload":1})"});
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m1"})"});
+  pump(2);  // what waited goes on, then m3 is stored
+  auto frames = take(b);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0], R"({"dest_id":"b","src_id":"a","timestamp":1700000000000,"payload":2})");
+  EXPECT_NE(frames[1].find(R"("seq":2,)"), std::string::npos);
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m3"})"});
+  EXPECT_TRUE(a.waiting);
+  pump(1);  // nothing waits any more
+  EXPECT_FALSE(a.waiting);
+}
+
+// Section 6: a retry within 10 minutes is answered -7 alone; after that it is
+// a new message. A retry while the first is still being stored is answered
+// with it.
+TEST_F(InboxTest, RetriesOfAnAckedIdAreAnsweredWithoutStoringWithinTheWindow) {
+  core::Connection& a = connect("a");
+  take(a);
+  const char* m1 = R"({"id":"m1","dest_id":"c","ack":true})";
+  router->on_message(a, m1, now);
+  router->on_message(a, m1, now);  // while the first is being stored
+  pump(2);
+  EXPECT_EQ(take(a), (std::vector<std::string>{R"({"type":-4,"id":"m1","src_id":"c"})", R"({"type":-7,"id":"m1"})",
+                                               R"({"type":-7,"id":"m1"})"}));
+  clock += 10 * 60 * 1000;  // exactly 10 minutes: still a retry
+  router->on_message(a, m1, now);
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m1"})"});
+  EXPECT_EQ(router->directory().find_node("c")->last_seq, 1u);
+  clock += 1;
+  router->on_message(a, m1, now);
+  pump(2);
+  EXPECT_EQ(take(a), (std::vector<std::string>{R"({"type":-4,"id":"m1","src_id":"c"})", R"({"type":-7,"id":"m1"})"}));
+  EXPECT_EQ(router->directory().find_node("c")->last_seq, 2u);
+  EXPECT_EQ(box->tracks().retries_answered(), 2u);
+}
+
+TEST_F(InboxTest, WhatWaitsBehindAcksIsBoundedWithRateLimited) {
+  tracks.max_waiting_bytes = 100;
+  connections.clear();
+  box.reset();
+  db.reset();
+  open();
+  core::Connection& a = connect("a");
+  core::Connection& b = connect("b");
+  take(a);
+  take(b);
+  router->on_message(a, R"({"id":"m1","dest_id":"b","ack":true})", now);
+  std::string plain = R"({"dest_id":"b","payload":")" + std::string(30, 'x') + R"("})";
+  router->on_message(a, plain, now);  // waits (about 50 bytes)
+  router->on_message(a, R"({"id":"late","dest_id":"b","payload":")" + std::string(60, 'y') + R"("})", now);
+  auto refused = take(a);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_NE(refused[0].find(R"("id":"late","payload":{"code":"rate_limited")"), std::string::npos) << refused[0];
+  pump(2);
+  EXPECT_EQ(take(b).size(), 2u);  // m1, then the plain one that waited
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m1"})"});
+}
+
+// Section 9: a publish hears what was delivered and stored, or its error.
+TEST_F(InboxTest, PublishAnswersDeliveredAndStoredOnceStored) {
+  core::Connection& b = connect("b");
+  take(b);
+  std::optional<core::TrackResult> answer;
+  router->publish("app", R"({"dest_id":"c","payload":1})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  EXPECT_FALSE(answer);  // not before c's copy is stored
+  pump(1);
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(answer->ok);
+  EXPECT_EQ(answer->delivered, 0u);
+  ASSERT_EQ(answer->stored.size(), 1u);
+  EXPECT_EQ(answer->stored[0].node_id, "c");
+  EXPECT_EQ(answer->stored[0].seq, 1u);
+
+  answer.reset();
+  router->publish("app", R"({"dest_id":"b","payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  ASSERT_TRUE(answer);  // live only: nothing to wait for
+  EXPECT_EQ(answer->delivered, 1u);
+  EXPECT_TRUE(answer->stored.empty());
+  EXPECT_EQ(take(b), std::vector<std::string>{R"({"dest_id":"b","src_id":"app","timestamp":1700000000000,"payload":2})"});
+
+  answer.reset();
+  router->publish("app", R"({"payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  ASSERT_TRUE(answer && answer->error);
+  EXPECT_EQ(*answer->error, protocol::ErrorCode::no_destination);
 }
 
 }  // namespace

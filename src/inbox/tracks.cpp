@@ -1,0 +1,185 @@
+#include "inbox/tracks.hpp"
+
+namespace allspark::inbox {
+
+using protocol::ErrorCode;
+
+Tracks::Tracks(core::Router& router, TracksConfig config) : router_(router), config_(std::move(config)) {}
+
+// A message with `ack` (or a publish) gets a track; an id of the same node
+// already acknowledged within the window is answered at once, one still
+// being stored is answered with it.
+std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::string_view node_id, std::string_view id,
+                           bool ack, std::function<void(core::TrackResult)> done) {
+  std::string key;
+  if (ack) {
+    std::int64_t now = config_.now_ms();
+    forget_old(now);
+    key.reserve(node_id.size() + 1 + id.size());
+    key.append(node_id).append(1, ' ').append(id);
+    if (auto known = retry_ids_.find(key); known != retry_ids_.end()) {
+      ++retries_answered_;
+      if (known->second.track != 0) {
+        tracks_.at(known->second.track).retries.push_back({sender, std::move(done)});
+      } else {
+        Track acknowledged;
+        acknowledged.id = std::string(id);
+        acknowledged.reports = 1;
+        answer(acknowledged, sender, done, false);
+      }
+      return 0;
+    }
+  }
+  std::uint64_t number = ++next_track_;
+  Track& track = tracks_[number];
+  track.sender = sender;
+  track.id = std::string(id);
+  track.done = std::move(done);
+  if (ack) {
+    std::int64_t now = config_.now_ms();
+    retry_ids_[key] = {now, number};
+    retry_order_.emplace_back(now, key);
+    track.key = std::move(key);
+  }
+  if (from != nullptr) {
+    from->waiting = true;
+    ++waiting_[from->serial].in_flight;
+    track.connection = from->serial;
+  }
+  return number;
+}
+
+void Tracks::expect(std::uint64_t number, std::uint32_t shards) {
+  Track& track = tracks_.at(number);
+  track.expected = true;
+  track.remaining += shards;
+  if (track.remaining <= 0) finish(number);
+}
+
+void Tracks::on_report(const core::TrackReport& report) {
+  auto it = tracks_.find(report.track);
+  if (it == tracks_.end()) return;
+  Track& track = it->second;
+  --track.remaining;
+  ++track.reports;
+  track.result.ok = track.result.ok && report.ok;
+  track.result.delivered += report.delivered;
+  track.result.stored.insert(track.result.stored.end(), report.stored.begin(), report.stored.end());
+  if (track.expected && track.remaining <= 0) finish(report.track);
+}
+
+void Tracks::finish(std::uint64_t number) {
+  auto it = tracks_.find(number);
+  Track track = std::move(it->second);
+  tracks_.erase(it);
+  bool stored = track.result.ok && track.reports > 0;
+  if (!track.key.empty()) {
+    auto known = retry_ids_.find(track.key);
+    if (known != retry_ids_.end() && stored) {
+      known->second.track = 0;
+    } else if (known != retry_ids_.end()) {
+      retry_ids_.erase(known);  // not acknowledged: a retry is stored anew
+    }
+  }
+  answer(track, track.sender, track.done, true);
+  for (const Retry& retry : track.retries) answer(track, retry.sender, retry.done, false);
+  if (track.connection == 0) return;
+  auto waiting = waiting_.find(track.connection);
+  if (waiting == waiting_.end()) return;
+  if (--waiting->second.in_flight == 0 || !waiting->second.held.empty()) {
+    // Later, on the shard's own turn: what waited goes on in its order.
+    config_.post([this, serial = track.connection] { release(serial); });
+  }
+}
+
+// -7 once every copy is stored (after any -4), -6 unavailable when a copy
+// could not be; nothing when routing already answered (no recipient). A
+// publish gets its result instead (a retry: `duplicate`, nothing new).
+void Tracks::answer(const Track& track, core::Sender to, const std::function<void(core::TrackResult)>& done,
+                    bool first) {
+  bool stored = track.result.ok && track.reports > 0;
+  if (done) {
+    core::TrackResult result = first ? track.result : core::TrackResult{};
+    result.ok = track.result.ok;
+    result.duplicate = !first;
+    if (!first) result.error = track.result.error;
+    done(std::move(result));
+    return;
+  }
+  if (stored) {
+    router_.reply(to, "{\"type\":-7,\"id\":\"" + track.id + "\"}");  // ids need no escaping
+  } else if (!track.result.ok) {
+    router_.send_error(to, track.id, ErrorCode::unavailable, "the store could not keep every copy: retry");
+  }
+}
+
+bool Tracks::must_wait(const Waiting& waiting, bool routed, bool ack) const {
+  if (!routed) return false;
+  return ack ? waiting.in_flight >= config_.max_in_flight : waiting.in_flight > 0;
+}
+
+// Section 4: a message waits behind the same connection's earlier ones while
+// they are being stored; acks themselves go on (the store keeps their order)
+// up to `max_in_flight`.
+bool Tracks::hold(core::Connection& from, std::string_view text, const protocol::Message& m) {
+  auto it = waiting_.find(from.serial);
+  if (it == waiting_.end()) {
+    from.waiting = false;
+    return false;
+  }
+  Waiting& waiting = it->second;
+  if (waiting.releasing) return false;
+  bool routed = m.type >= 0 && (!m.dest_id.empty() || !m.dest_client_id.empty() || !m.dest_session_id.empty());
+  if (waiting.held.empty() && !must_wait(waiting, routed, m.ack)) return false;
+  if (waiting.held_bytes + text.size() > config_.max_waiting_bytes) {
+    router_.send_error({router_.config().shard, from.serial}, m.id, ErrorCode::rate_limited,
+                       "too many messages wait behind this connection's acks: slow down and send it again");
+    return true;
+  }
+  waiting.held.push_back({std::string(text), routed, m.ack});
+  waiting.held_bytes += text.size();
+  return true;
+}
+
+void Tracks::release(std::uint64_t serial) {
+  auto it = waiting_.find(serial);
+  if (it == waiting_.end()) return;
+  core::Connection* connection = router_.find(serial);
+  if (connection == nullptr) {
+    waiting_.erase(it);
+    return;
+  }
+  Waiting& waiting = it->second;  // stable: on_message only touches this connection's entry
+  while (!waiting.held.empty()) {
+    if (must_wait(waiting, waiting.held.front().routed, waiting.held.front().ack)) return;
+    Held next = std::move(waiting.held.front());
+    waiting.held.pop_front();
+    waiting.held_bytes -= next.text.size();
+    waiting.releasing = true;
+    router_.on_message(*connection, next.text, config_.now_ms());
+    waiting.releasing = false;
+  }
+  if (waiting.in_flight == 0) {
+    connection->waiting = false;
+    waiting_.erase(it);
+  }
+}
+
+void Tracks::on_detach(core::Connection& connection) {
+  waiting_.erase(connection.serial);
+  connection.waiting = false;
+}
+
+void Tracks::forget_old(std::int64_t now_ms) {
+  while (!retry_order_.empty() &&
+         (retry_order_.front().first < now_ms - config_.retry_window_ms || retry_order_.size() > config_.retry_ids_max)) {
+    auto known = retry_ids_.find(retry_order_.front().second);
+    // An id still being stored stays until its track finishes.
+    if (known != retry_ids_.end() && known->second.track == 0 && known->second.at_ms == retry_order_.front().first) {
+      retry_ids_.erase(known);
+    }
+    retry_order_.pop_front();
+  }
+}
+
+}  // namespace allspark::inbox
