@@ -16,6 +16,9 @@ constexpr const char* usage =
     "\n"
     "workloads:\n"
     "  pairs   --pairs P --window W          P sender->receiver node pairs, W messages in flight each\n"
+    "  ack     --pairs P (1) --window W (64) --recipient-ack N (32)\n"
+    "                                        pairs with \"ack\": true: a message is in flight until its -7;\n"
+    "                                        receivers acknowledge their inbox every N copies\n"
     "  fanout  --members M --publishers S --window W\n"
     "                                        M nodes of one client, S publishers sending dest_client_id\n"
     "  idle    --connections C [--settle SECONDS (3)] [--hold SECONDS (0)]\n"
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   raise_fd_limit();
   try {
     if (workload == "pairs") return run_pairs(args, options);
+    if (workload == "ack") return run_ack(args, options);
     if (workload == "fanout") return run_fanout(args, options);
     if (workload == "idle") return run_idle(args, options);
   } catch (const std::exception& e) {

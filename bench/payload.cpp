@@ -161,6 +161,15 @@ bool read_known_layout(std::string_view text, std::string_view my_node, Delivery
   if (rest.substr(0, my_node.size()) != my_node || rest.substr(my_node.size(), 2) != "\",") return false;
   d.dest_id = rest.substr(0, my_node.size());
   rest.remove_prefix(my_node.size() + 2);
+  constexpr std::string_view seq_head = "\"seq\":";
+  if (rest.substr(0, seq_head.size()) == seq_head) {  // a stored copy
+    auto seq = leading_uint(rest.substr(seq_head.size()));
+    if (!seq) return false;
+    d.inbox_seq = *seq;
+    std::size_t comma = rest.find(',', seq_head.size());
+    if (comma == std::string_view::npos) return false;
+    rest.remove_prefix(comma + 1);
+  }
   if (rest.substr(0, src_head.size()) != src_head) return false;
   auto src = leading_string(rest.substr(src_head.size()));
   if (!src) return false;

@@ -22,6 +22,7 @@ void append_message(std::string& out, std::string_view prefix, std::uint64_t seq
 // What the generator reads back from a delivered message.
 struct Delivery {
   std::uint64_t seq = 0;      // payload "k"
+  std::uint64_t inbox_seq = 0;  // the server's "seq" of a stored copy (ack), 0 when live
   std::int64_t sent_ns = 0;   // payload "t"
   std::string_view src_id;
   std::string_view dest_id;

@@ -24,6 +24,7 @@ secret="bench-secret-$$"
 workloads=(
   "pairs --pairs 500 --window 64"
   "fanout --members 1000 --publishers 4 --window 8"
+  "ack --pairs 1 --window 64"
 )
 
 [ -x "$build/allspark" ] && [ -x "$build/bench/allspark-bench" ] || {
@@ -56,6 +57,15 @@ if perf stat -e syscalls:sys_enter_read true > /dev/null 2>&1; then
   for s in ${syscalls//,/ }; do events="$events,syscalls:sys_enter_$s"; done
 fi
 
+# CPU seconds (user + system) of each of the server's threads, by name
+# ("allspark" is shard 0 and the listener, "store" the SQLite thread).
+thread_cpu() {
+  local tick; tick="$(getconf CLK_TCK)"
+  for task in /proc/"$server_pid"/task/*; do
+    awk -v name="$(cat "$task/comm")" -v tick="$tick" '{ sub(/^.*\) /, ""); printf "%s %.3f\n", name, ($12 + $13) / tick }' "$task/stat"
+  done | awk '{ cpu[$1] += $2 } END { for (n in cpu) print n, cpu[n] }' | sort
+}
+
 mkdir -p "$(dirname "$out")"
 : > "$out"
 for workload in "${workloads[@]}"; do
@@ -68,12 +78,16 @@ for workload in "${workloads[@]}"; do
     bench_pid=$!
     for _ in $(seq 1 300); do grep -q '^connected' "$work/bench.err" && break; sleep 0.1; done
     sleep "$warmup"
+    thread_cpu > "$work/threads.before"
     perf stat -x, -e "$events" -p "$server_pid" -- sleep "$duration" 2> "$work/perf.csv" || true
+    thread_cpu > "$work/threads.after"
     wait "$bench_pid" || true
     head -1 "$work/bench.out"
     # The JSON line, with perf's counts of the server added as "perf_<event>".
     json="$(sed -n 2p "$work/bench.out")"
     extra="$(awk -F, '$1 ~ /^[0-9.]+$/ { n = $3; sub(/^syscalls:sys_enter_/, "", n); gsub(/-/, "_", n); printf ",\"perf_%s\":%s", n, $1 }' "$work/perf.csv")"
+    # and each server thread's CPU seconds in that window as "thread_cpu_<name>".
+    extra="$extra$(join "$work/threads.before" "$work/threads.after" | awk '{ n = $1; gsub(/-/, "_", n); printf ",\"thread_cpu_%s\":%.3f", n, $3 - $2 }')"
     echo "${json%\}}${extra},\"run\":$run}" >> "$out"
   done
 done

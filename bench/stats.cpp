@@ -159,8 +159,10 @@ std::string summary_line(const Report& r) {
   if (r.server_cpu) {
     double server_s = r.server_cpu->total();
     double per_cpu = server_s > 0 ? static_cast<double>(r.delivered) / server_s : 0;
+    // "msg/s" -> "msg", "acked msg/s" -> "acked msg", "deliveries/s" -> "deliveries"
+    std::string unit = r.rate_unit.substr(0, r.rate_unit.rfind("/s"));
     std::snprintf(text, sizeof text, ", server %.2f cpu-s => %s %s/server-cpu-s", server_s,
-                  format_count(per_cpu).c_str(), r.rate_unit == "msg/s" ? "msg" : "deliveries");
+                  format_count(per_cpu).c_str(), unit.c_str());
     line += text;
   }
   std::snprintf(text, sizeof text, ", bench cpu %.2f cpu-s", r.bench_cpu.total());

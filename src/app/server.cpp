@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <functional>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 #include <chrono>
@@ -322,7 +323,12 @@ int run_server(const ServeConfig& config) {
               static_cast<unsigned>(port), server_id->c_str(), shard_count);
   std::fflush(stdout);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < shard_count; ++i) threads.emplace_back([&loops, i] { loops[i]->run(); });
+  for (unsigned i = 1; i < shard_count; ++i) {
+    threads.emplace_back([&loops, i] {
+      pthread_setname_np(pthread_self(), ("shard-" + std::to_string(i)).c_str());  // shard 0 is the main thread
+      loops[i]->run();
+    });
+  }
   io.run();
   for (auto& loop : loops) loop->stop();
   for (auto& thread : threads) thread.join();

@@ -21,6 +21,7 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -193,6 +194,7 @@ struct Webhook::State {
   void start() {
     asio::co_spawn(io, retry_loop(), asio::detached);
     thread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "webhook");
       // A bug in a handler must not take the server down with it: log, go on.
       for (;;) {
         try {

@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 #include <stdexcept>
+#include <pthread.h>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -163,6 +164,7 @@ class SqliteStore final : public Store {
   }
 
   void run() {
+    pthread_setname_np(pthread_self(), "store");  // top -H, and the benchmarks' per-thread CPU
     std::vector<Operation> batch;
     for (;;) {
       {
