@@ -41,7 +41,14 @@ std::string format_metrics(const MetricsSnapshot& s) {
     out += std::to_string(s.errors[i]);
     out += '\n';
   }
-  metric(out, "allspark_inbox_stored_total", "counter", "Messages stored in the inbox of an offline node.", s.inbox_stored);
+  metric(out, "allspark_inbox_stored_total", "counter",
+         "Copies stored in a node's inbox (for offline nodes, and for every recipient of an ack).", s.inbox_stored);
+  metric(out, "allspark_acks_total", "counter", "Messages answered -7 (or published) once every copy was stored.",
+         s.acks_answered);
+  metric(out, "allspark_ack_retries_total", "counter", "Retries of an id already stored, answered without storing again.",
+         s.ack_retries);
+  metric(out, "allspark_ack_waited_total", "counter", "Messages that waited behind their connection's acks being stored.",
+         s.ack_waited);
   metric(out, "allspark_inbox_ephemeral_dropped_total", "counter",
          "Ephemeral messages for offline nodes, not stored by design.", s.inbox_dropped);
   metric(out, "allspark_inbox_store_failures_total", "counter", "Messages the store failed to keep (sender told unavailable).",

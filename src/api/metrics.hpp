@@ -23,6 +23,9 @@ struct MetricsSnapshot {
   std::uint64_t inbox_stored = 0;        // messages kept for offline nodes
   std::uint64_t inbox_dropped = 0;       // offline and ephemeral: not kept, by design
   std::uint64_t inbox_store_failures = 0;
+  std::uint64_t acks_answered = 0;       // -7 once every copy was stored (and publishes)
+  std::uint64_t ack_retries = 0;         // retries answered without storing again
+  std::uint64_t ack_waited = 0;          // messages that waited behind their connection's acks
   std::uint64_t store_entries_written = 0;
   std::uint64_t store_entries_acked = 0;
   std::uint64_t store_transactions = 0;

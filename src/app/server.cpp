@@ -221,6 +221,9 @@ int run_server(const ServeConfig& config) {
       m.inbox_stored += inbox->counters().stored.get();
       m.inbox_dropped += inbox->counters().ephemeral_dropped.get();
       m.inbox_store_failures += inbox->counters().store_failures.get();
+      m.acks_answered += inbox->tracks().counters().acked.get();
+      m.ack_retries += inbox->tracks().counters().retries.get();
+      m.ack_waited += inbox->tracks().counters().waited.get();
     }
     if (webhook) {
       net::WebhookStats ws = webhook->stats();

@@ -18,7 +18,7 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
     key.reserve(node_id.size() + 1 + id.size());
     key.append(node_id).append(1, ' ').append(id);
     if (auto known = retry_ids_.find(key); known != retry_ids_.end()) {
-      ++retries_answered_;
+      counters_.retries.add();
       if (known->second.track != 0) {
         tracks_.at(known->second.track).retries.push_back({sender, std::move(done)});
       } else {
@@ -81,6 +81,7 @@ void Tracks::finish(std::uint64_t number) {
       retry_ids_.erase(known);  // not acknowledged: a retry is stored anew
     }
   }
+  if (stored) counters_.acked.add();
   answer(track, track.sender, track.done, true);
   for (const Retry& retry : track.retries) answer(track, retry.sender, retry.done, false);
   if (track.connection == 0) return;
@@ -136,6 +137,7 @@ bool Tracks::hold(core::Connection& from, std::string_view text, const protocol:
                        "too many messages wait behind this connection's acks: slow down and send it again");
     return true;
   }
+  counters_.waited.add();
   waiting.held.push_back({std::string(text), routed, m.ack});
   waiting.held_bytes += text.size();
   return true;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/counter.hpp"
 #include "core/router.hpp"
 
 namespace allspark::inbox {
@@ -26,6 +27,13 @@ struct TracksConfig {
   std::function<std::int64_t()> now_ms;             // milliseconds since the epoch
 };
 
+// Written by the shard, read by /metrics.
+struct TracksCounters {
+  core::Counter acked;    // -7 answers (and publishes answered), every copy stored
+  core::Counter retries;  // retries of an id already stored, answered without storing
+  core::Counter waited;   // messages that waited behind a connection's acks
+};
+
 class Tracks {
  public:
   Tracks(core::Router& router, TracksConfig config);
@@ -37,8 +45,7 @@ class Tracks {
   bool hold(core::Connection& from, std::string_view text, const protocol::Message& message);
   void on_detach(core::Connection& connection);
 
-  std::size_t open_tracks() const { return tracks_.size(); }
-  std::uint64_t retries_answered() const { return retries_answered_; }
+  const TracksCounters& counters() const { return counters_; }
 
  private:
   struct Retry {
@@ -86,7 +93,7 @@ class Tracks {
   std::unordered_map<std::string, RetryId> retry_ids_;  // "<node_id> <id>"
   std::deque<std::pair<std::int64_t, std::string>> retry_order_;
   std::uint64_t next_track_ = 0;
-  std::uint64_t retries_answered_ = 0;
+  TracksCounters counters_;
 };
 
 }  // namespace allspark::inbox

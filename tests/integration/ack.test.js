@@ -8,6 +8,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
+const metric = (text, name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+
 const fetch_inbox = async (c, body = {}) => {
   await c.send({ type: -101, id: 'f', payload: { fetch_inbox: body } });
   return (await c.next((f) => f.json?.type === -102)).json.payload;
@@ -95,6 +97,10 @@ test('a retry of an acknowledged id is answered -7 alone: not stored or delivere
   await c.send({ dest_id: b.node, id: 'r1', ack: true, payload: 'from c' });
   assert.deepEqual((await c.next()).json, { type: -7, id: 'r1' });
   assert.equal((await b.next()).json.payload, 'from c');
+  const text = (await h.http_request(server, { path: '/metrics' })).text;
+  assert.equal(metric(text, 'allspark_ack_retries_total'), 2);
+  assert.equal(metric(text, 'allspark_acks_total'), 3);
+  assert.equal(metric(text, 'allspark_inbox_stored_total'), 3);
   await h.assert_traffic_flows(server);
 });
 

@@ -187,7 +187,8 @@ TEST_F(InboxTest, RetriesOfAnAckedIdAreAnsweredWithoutStoringWithinTheWindow) {
   pump(2);
   EXPECT_EQ(take(a), (std::vector<std::string>{R"({"type":-4,"id":"m1","src_id":"c"})", R"({"type":-7,"id":"m1"})"}));
   EXPECT_EQ(router->directory().find_node("c")->last_seq, 2u);
-  EXPECT_EQ(box->tracks().retries_answered(), 2u);
+  EXPECT_EQ(box->tracks().counters().retries.get(), 2u);
+  EXPECT_EQ(box->tracks().counters().acked.get(), 2u);
 }
 
 TEST_F(InboxTest, WhatWaitsBehindAcksIsBoundedWithRateLimited) {
