@@ -214,6 +214,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std:
   kept_nodes_.clear();
   bool any_recipient = false;
   bool local_recipient = false;
+  const bool store_live = m.ack;  // a local: enqueue's writes cannot make the compiler reload it per node
   std::uint64_t delivered = 0;
   std::uint32_t shards = 0;
   auto visit_remote = [&](std::uint32_t home, std::string_view node_id) {
@@ -236,7 +237,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std:
       return;
     }
     local_recipient = true;
-    if (node.connections.empty() || m.ack) {
+    if (node.connections.empty() || store_live) {
       kept_nodes_.push_back(&node);
     } else {
       delivered += deliver(node, &from, body);
