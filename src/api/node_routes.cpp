@@ -80,8 +80,8 @@ void HttpApi::publish(const HttpRequest& request, net::Respond respond) {
   std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-  hooks_.on_home_shard(node_id, [node_id, body = request.body, now_ms, respond](core::Router& router, inbox::Inbox&) {
-    router.publish(node_id, body, now_ms, [respond](core::TrackResult result) { respond(publish_answer(result)); });
+  hooks_.on_home_shard(node_id, [node_id, body = request.body, now_ms, respond](core::Router&, inbox::Inbox& inbox) {
+    inbox.publish(node_id, body, now_ms, [respond](core::TrackResult result) { respond(publish_answer(result)); });
   });
 }
 

@@ -1,8 +1,6 @@
 #include "core/router.hpp"
 
-#include <charconv>
-
-#include "protocol/json.hpp"
+#include "protocol/frames.hpp"
 
 namespace allspark::core {
 
@@ -10,24 +8,8 @@ using protocol::ErrorCode;
 using protocol::Message;
 using protocol::Role;
 
-namespace {
-
-void append_int(std::string& out, std::int64_t value) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
-  out.append(digits, end);
-}
-
-// Appends `"key":"value"` where value is an id (nothing to escape).
-void append_id_field(std::string& out, std::string_view key, std::string_view id) {
-  out += '"';
-  out += key;
-  out += "\":\"";
-  out += id;
-  out += '"';
-}
-
-}  // namespace
+using protocol::append_id_field;
+using protocol::append_int;
 
 Router::Router(RouterConfig config)
     : config_(std::move(config)), remote_slot_(config_.shards, -1), outbox_(config_.shards) {}
@@ -54,20 +36,8 @@ void Router::attach(Connection& connection, const ConnectIdentity& identity, std
   join_client(node, identity.client_id, true);
 
   // Section 3: the welcome is the first frame.
-  scratch_.assign("{\"type\":-10,\"payload\":{");
-  append_id_field(scratch_, "node_id", identity.node_id);
-  if (!identity.client_id.empty()) {
-    scratch_ += ',';
-    append_id_field(scratch_, "client_id", identity.client_id);
-  }
-  scratch_ += ',';
-  append_id_field(scratch_, "connection_id", connection.id);
-  scratch_ += ',';
-  append_id_field(scratch_, "server_id", config_.server_id);
-  scratch_ += ",\"server_time\":";
-  append_int(scratch_, now_ms);
-  scratch_ += "}}";
-  send_frame(connection, scratch_);
+  send_frame(connection, protocol::welcome_frame(
+                             {identity.node_id, identity.client_id, connection.id, config_.server_id, now_ms}));
 
   // What the node has not acknowledged comes next, before any live message.
   if (offline_ != nullptr) offline_->on_attach(connection);
@@ -131,40 +101,6 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
   }
   if (m.dest_id.empty() && m.dest_client_id.empty()) return;  // a ping: routed nowhere
   route(from, m, now_ms);
-}
-
-// POST /v1/messages: the same checks as a WebSocket message, plus a
-// destination (a publish is never a ping), then the same routing, tracked.
-void Router::publish(std::string_view node_id, std::string_view text, std::int64_t now_ms,
-                     std::function<void(TrackResult)> done) {
-  auto refuse = [&](ErrorCode code, std::string message) {
-    TrackResult refused;
-    refused.error = code;
-    refused.error_message = std::move(message);
-    done(std::move(refused));
-  };
-  if (!decoder_.decode(text, message_, decode_error_)) return refuse(decode_error_.code, decode_error_.message);
-  const Message& m = message_;
-  if (m.type < 0) return refuse(ErrorCode::bad_field, "a published message needs a type >= 0");
-  if (!m.dest_session_id.empty()) {
-    return refuse(ErrorCode::unknown_session, "session \"" + std::string(m.dest_session_id) + "\" does not exist");
-  }
-  if (m.dest_id.empty() && m.dest_client_id.empty()) {
-    return refuse(ErrorCode::no_destination, "a published message needs dest_id or dest_client_id");
-  }
-  Connection origin;  // the app, speaking for `node_id`; never a recipient
-  origin.node = &node_here(node_id);
-  origin.role = Role::app;
-  auto captured = std::make_shared<TrackResult>();
-  capture_ = captured.get();
-  route(origin, m, now_ms, [captured, done = std::move(done)](TrackResult result) {
-    if (captured->error) {
-      result.error = captured->error;
-      result.error_message = std::move(captured->error_message);
-    }
-    done(std::move(result));
-  });
-  capture_ = nullptr;
 }
 
 void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std::function<void(TrackResult)> done) {
@@ -354,24 +290,7 @@ void Router::report(std::uint32_t shard, TrackReport report) {
 
 void Router::send_error(Sender to, std::string_view id, ErrorCode code, std::string_view text) {
   counters_.errors[static_cast<int>(code)].add();
-  if (capture_ != nullptr && to.serial == 0 && to.shard == config_.shard) {
-    if (!capture_->error) {
-      capture_->error = code;
-      capture_->error_message = text;
-    }
-    return;
-  }
-  std::string frame = "{\"type\":-6,";
-  if (!id.empty()) {
-    append_id_field(frame, "id", id);
-    frame += ',';
-  }
-  frame += "\"payload\":{\"code\":\"";
-  frame += protocol::code_name(code);
-  frame += "\",\"message\":";
-  protocol::append_json_string(frame, text);
-  frame += "}}";
-  reply(to, std::move(frame));
+  reply(to, protocol::error_frame(id, code, text));
 }
 
 void Router::send_frame(Connection& to, std::string_view frame) {

@@ -67,11 +67,12 @@ class Router {
 
   // One complete text message (valid UTF-8) from `from`.
   void on_message(Connection& from, std::string_view text, std::int64_t now_ms);
-  // POST /v1/messages (section 9), on the home shard of `node_id`: routes
-  // `text` as an app speaking for that node. `done` gets what was delivered
-  // and stored, or the error, once every copy is stored.
-  void publish(std::string_view node_id, std::string_view text, std::int64_t now_ms,
-               std::function<void(TrackResult)> done);
+  // Routes a decoded message from `from` (section 4). With `done` (a server
+  // publish, section 9) it is tracked: `done` gets what was delivered and
+  // stored once every copy is stored (its routing errors go to no one:
+  // `done` hears of no recipient).
+  void route(Connection& from, const protocol::Message& message, std::int64_t now_ms,
+             std::function<void(TrackResult)> done = {});
   // A batch another shard handed over.
   void receive(ShardMail mail);
 
@@ -111,9 +112,6 @@ class Router {
   const Directory& directory() const { return directory_; }
 
  private:
-  // Routes to every recipient; with `done` (a publish), the message is tracked.
-  void route(Connection& from, const protocol::Message& message, std::int64_t now_ms,
-             std::function<void(TrackResult)> done = {});
   // Queues `body` (with the node's head) on every live connection of `node`
   // but `from`; returns how many.
   std::uint64_t deliver(Node& node, const Connection* from, Body* body);
@@ -132,7 +130,6 @@ class Router {
   std::vector<ShardMail> outbox_;          // per shard, sent at end_batch
   std::unordered_map<std::uint64_t, Connection*> by_serial_;
   Offline* offline_ = nullptr;
-  TrackResult* capture_ = nullptr;  // a publish's error goes here, not to a -6
   std::uint64_t route_mark_ = 0;
   std::uint64_t next_connection_ = 0;
   RouterCounters counters_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "protocol/frames.hpp"
 #include "protocol/json.hpp"
 
 namespace allspark::inbox {
@@ -11,14 +12,8 @@ namespace allspark::inbox {
 using protocol::ErrorCode;
 
 namespace {
-void append_int(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
-  out.append(digits, end);
-}
-}  // namespace
+void append_int(std::string& out, std::uint64_t value) { protocol::append_int(out, static_cast<std::int64_t>(value)); }
 
-namespace {
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -138,10 +133,7 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
       }
       config_.notify(body + "}");
     }
-    std::string frame = "{\"type\":-4,";
-    if (!pending.id.empty()) frame += "\"id\":\"" + pending.id + "\",";  // ids need no escaping
-    frame += "\"src_id\":\"" + pending.node + "\"}";
-    router_.reply(pending.sender, std::move(frame));
+    router_.reply(pending.sender, protocol::offline_frame(pending.id, pending.node));
   }
   // After the -4s: the sender's -7 (or publish answer) comes once every shard reported.
   for (PendingReport& pending : reports) router_.report(pending.shard, std::move(pending.report));
@@ -297,10 +289,7 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
   if (from_seq && to_seq && *from_seq > *to_seq) return refuse("from_seq is after to_seq");
   std::string id(m.id);
   fetch(*connection.node, from_seq, to_seq, static_cast<std::size_t>(limit), [this, sender, id](std::string payload) {
-    std::string frame = "{\"type\":-102,";
-    if (!id.empty()) frame += "\"id\":\"" + id + "\",";
-    frame += "\"payload\":" + payload + "}";
-    router_.reply(sender, std::move(frame));
+    router_.reply(sender, protocol::config_response_frame(id, payload));
   });
 }
 
@@ -318,11 +307,9 @@ void Inbox::set_push_key(core::Connection& connection, core::Sender sender, std:
   const std::string& node_id = connection.node->id;
   push_keys_[node_id] = std::string(value);
   store_.set_push_key(node_id, std::string(value));
-  std::string frame = "{\"type\":-102,";
-  if (!id.empty()) frame += "\"id\":\"" + std::string(id) + "\",";
-  frame += "\"payload\":{\"push_key\":";
-  protocol::append_json_string(frame, value);
-  router_.reply(sender, frame + "}}");
+  std::string payload = "{\"push_key\":";
+  protocol::append_json_string(payload, value);
+  router_.reply(sender, protocol::config_response_frame(id, payload + "}"));
 }
 
 void Inbox::fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,

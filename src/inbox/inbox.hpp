@@ -76,6 +76,11 @@ class Inbox final : public core::Offline {
   void fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,
              std::size_t limit, std::function<void(std::string payload)> done);
   void acknowledge(core::Node& node, std::uint64_t seq);
+  // POST /v1/messages (publish.cpp), on the home shard of `node_id`: routes
+  // `text` as an app speaking for that node; `done` gets what was delivered
+  // and stored, or the error, once every copy is stored.
+  void publish(std::string_view node_id, std::string_view text, std::int64_t now_ms,
+               std::function<void(core::TrackResult)> done);
 
   const InboxCounters& counters() const { return counters_; }
   const Tracks& tracks() const { return tracks_; }
@@ -115,6 +120,7 @@ class Inbox final : public core::Offline {
   core::Router& router_;
   protocol::JsonScanner payload_scanner_;  // a -101's payload
   protocol::JsonScanner fetch_scanner_;    // its fetch_inbox object
+  protocol::MessageDecoder publish_decoder_;
   store::Store& store_;
   InboxConfig config_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial

@@ -1,5 +1,7 @@
 #include "inbox/tracks.hpp"
 
+#include "protocol/frames.hpp"
+
 namespace allspark::inbox {
 
 using protocol::ErrorCode;
@@ -103,12 +105,15 @@ void Tracks::answer(const Track& track, core::Sender to, const std::function<voi
     core::TrackResult result = first ? track.result : core::TrackResult{};
     result.ok = track.result.ok;
     result.duplicate = !first;
-    if (!first) result.error = track.result.error;
+    if (track.reports == 0) {  // routing found no recipient (a client with no node)
+      result.error = ErrorCode::unavailable;
+      result.error_message = "no recipient: no node of this destination is known";
+    }
     done(std::move(result));
     return;
   }
   if (stored) {
-    router_.reply(to, "{\"type\":-7,\"id\":\"" + track.id + "\"}");  // ids need no escaping
+    router_.reply(to, protocol::stored_frame(track.id));
   } else if (!track.result.ok) {
     router_.send_error(to, track.id, ErrorCode::unavailable, "the store could not keep every copy: retry");
   }

@@ -80,6 +80,7 @@ test('bad publishes get section 8 errors over HTTP, and other traffic flows', as
   h.assert_http_error(await publish(server, app, Buffer.from([0x7b, 0xff, 0x7d])), 400, 'bad_json');
   h.assert_http_error(await publish(server, app, { payload: 'nowhere' }), 400, 'no_destination');
   h.assert_http_error(await publish(server, app, { dest_session_id: 'room' }), 404, 'unknown_session');
+  h.assert_http_error(await publish(server, app, { dest_client_id: h.uid('nobody') }), 503, 'unavailable');
   h.assert_http_error(await publish(server, app, { dest_id: 'bad id!' }), 400, 'bad_id');
   h.assert_http_error(await publish(server, app, { dest_id: b.node, type: -4 }), 400, 'bad_field');
   h.assert_http_error(await publish(server, app, { dest_id: b.node, ack: true }), 400, 'bad_field');

@@ -218,7 +218,7 @@ TEST_F(InboxTest, PublishAnswersDeliveredAndStoredOnceStored) {
   core::Connection& b = connect("b");
   take(b);
   std::optional<core::TrackResult> answer;
-  router->publish("app", R"({"dest_id":"c","payload":1})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  box->publish("app", R"({"dest_id":"c","payload":1})", now, [&](core::TrackResult r) { answer = std::move(r); });
   EXPECT_FALSE(answer);  // not before c's copy is stored
   pump(1);
   ASSERT_TRUE(answer);
@@ -229,14 +229,14 @@ TEST_F(InboxTest, PublishAnswersDeliveredAndStoredOnceStored) {
   EXPECT_EQ(answer->stored[0].seq, 1u);
 
   answer.reset();
-  router->publish("app", R"({"dest_id":"b","payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  box->publish("app", R"({"dest_id":"b","payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
   ASSERT_TRUE(answer);  // live only: nothing to wait for
   EXPECT_EQ(answer->delivered, 1u);
   EXPECT_TRUE(answer->stored.empty());
   EXPECT_EQ(take(b), std::vector<std::string>{R"({"dest_id":"b","src_id":"app","timestamp":1700000000000,"payload":2})"});
 
   answer.reset();
-  router->publish("app", R"({"payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
+  box->publish("app", R"({"payload":2})", now, [&](core::TrackResult r) { answer = std::move(r); });
   ASSERT_TRUE(answer && answer->error);
   EXPECT_EQ(*answer->error, protocol::ErrorCode::no_destination);
 }
