@@ -157,6 +157,11 @@ int run_server(const ServeConfig& config) {
   shard_config.router.max_queue_bytes = std::max<std::size_t>(8u << 20, 4 * config.max_message_bytes);
   // Per-node seq and "has stored messages" live in memory: a connect touches no disk.
   const std::vector<store::InboxState> inbox_states = store->load_inbox_states();
+  // Section 6: retries within 10 minutes of an -7 are answered alone, also across a restart.
+  const std::vector<store::AckedId> acked_ids = store->load_acked_ids(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      inbox::TracksConfig{}.retry_window_ms);
   const auto memberships = store->load_client_nodes();
   const auto push_keys = store->load_push_keys();
   // The offline webhook has a thread of its own: a slow receiver never blocks a shard.
@@ -182,6 +187,7 @@ int run_server(const ServeConfig& config) {
     if (webhook) inbox_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
     inboxes.push_back(std::make_unique<inbox::Inbox>(shard.router(), *store, inbox_config));
     inboxes.back()->restore(inbox_states, push_keys);
+    inboxes.back()->restore_acked_ids(acked_ids);
     shard.router().set_offline(inboxes.back().get());
     for (const auto& [client_id, node_id] : memberships) shards.back()->router().restore_member(client_id, node_id);
   }

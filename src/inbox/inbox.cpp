@@ -28,7 +28,17 @@ TracksConfig tracks_config(const InboxConfig& config) {
 }  // namespace
 
 Inbox::Inbox(core::Router& router, store::Store& store, InboxConfig config)
-    : router_(router), store_(store), config_(std::move(config)), tracks_(router, tracks_config(config_)) {}
+    : router_(router), store_(store), config_(std::move(config)), tracks_(router, tracks_config(config_)) {
+  tracks_.set_remember([this](std::string_view node_id, std::string_view id, std::int64_t at_ms) {
+    pending_acked_ids_.push_back({std::string(node_id), std::string(id), at_ms});
+  });
+}
+
+void Inbox::restore_acked_ids(const std::vector<store::AckedId>& ids) {
+  for (const store::AckedId& acked : ids) {
+    if (router_.home_of(acked.node_id) == router_.config().shard) tracks_.restore(acked.node_id, acked.id, acked.at_ms);
+  }
+}
 
 void Inbox::restore(const std::vector<store::InboxState>& states,
                     const std::vector<std::pair<std::string, std::string>>& push_keys) {
@@ -88,6 +98,10 @@ void Inbox::end_delivery(core::Sender sender, std::uint64_t track, std::uint64_t
 }
 
 void Inbox::end_batch() {
+  if (!pending_acked_ids_.empty()) {
+    store_.remember_acked_ids(std::move(pending_acked_ids_));
+    pending_acked_ids_.clear();
+  }
   if (pending_entries_.empty()) return;
   std::vector<store::InboxEntry> entries;
   entries.swap(pending_entries_);

@@ -51,6 +51,9 @@ class Inbox final : public core::Offline {
   void restore(const std::vector<store::InboxState>& states,
                const std::vector<std::pair<std::string, std::string>>& push_keys);
 
+  // At start-up: ids answered -7 in the last 10 minutes (section 6), oldest first.
+  void restore_acked_ids(const std::vector<store::AckedId>& ids);
+
   void keep(core::Node& node, const core::KeepRequest& request, const core::Body& body,
             std::int64_t now_ms) override;
   void end_delivery(core::Sender sender, std::uint64_t track, std::uint64_t delivered) override;
@@ -127,6 +130,7 @@ class Inbox final : public core::Offline {
   std::vector<store::InboxEntry> pending_entries_;                      // for the store, at end_batch
   std::vector<PendingReply> pending_replies_;
   std::vector<PendingReport> pending_reports_;
+  std::vector<store::AckedId> pending_acked_ids_;  // for the store, at end_batch
   Tracks tracks_;
   std::unordered_map<std::string, std::string> push_keys_;  // of the nodes homed here that gave one
   InboxCounters counters_;

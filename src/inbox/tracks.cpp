@@ -79,6 +79,10 @@ void Tracks::finish(std::uint64_t number) {
     auto known = retry_ids_.find(track.key);
     if (known != retry_ids_.end() && stored) {
       known->second.track = 0;
+      if (config_.remember) {
+        std::size_t space = track.key.find(' ');
+        config_.remember(std::string_view(track.key).substr(0, space), track.id, known->second.at_ms);
+      }
     } else if (known != retry_ids_.end()) {
       retry_ids_.erase(known);  // not acknowledged: a retry is stored anew
     }
@@ -175,6 +179,13 @@ void Tracks::release(std::uint64_t serial) {
 void Tracks::on_detach(core::Connection& connection) {
   waiting_.erase(connection.serial);
   connection.waiting = false;
+}
+
+void Tracks::restore(std::string_view node_id, std::string_view id, std::int64_t at_ms) {
+  std::string key;
+  key.append(node_id).append(1, ' ').append(id);
+  retry_ids_[key] = {at_ms, 0};
+  retry_order_.emplace_back(at_ms, std::move(key));
 }
 
 void Tracks::forget_old(std::int64_t now_ms) {

@@ -25,6 +25,8 @@ struct TracksConfig {
   std::size_t max_waiting_bytes = 8u << 20;       // what waits per connection; past it, rate_limited
   std::function<void(std::function<void()>)> post;  // runs work on the shard's thread, later
   std::function<std::int64_t()> now_ms;             // milliseconds since the epoch
+  // An id answered -7, for the store (so that the window survives a restart).
+  std::function<void(std::string_view node_id, std::string_view id, std::int64_t at_ms)> remember;
 };
 
 // Written by the shard, read by /metrics.
@@ -44,8 +46,11 @@ class Tracks {
   void on_report(const core::TrackReport& report);
   bool hold(core::Connection& from, std::string_view text, const protocol::Message& message);
   void on_detach(core::Connection& connection);
+  // At start-up: an id of a node homed here answered -7 at `at_ms` (oldest first).
+  void restore(std::string_view node_id, std::string_view id, std::int64_t at_ms);
 
   const TracksCounters& counters() const { return counters_; }
+  void set_remember(decltype(TracksConfig::remember) remember) { config_.remember = std::move(remember); }
 
  private:
   struct Retry {

@@ -46,6 +46,12 @@ struct StoreLimits {
   std::int64_t retention_ms = 0;  // entries older than this are dropped
 };
 
+struct AckedId {
+  std::string node_id;
+  std::string id;
+  std::int64_t at_ms = 0;  // when it was sent
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -78,6 +84,13 @@ class Store {
   virtual void set_push_key(std::string node_id, std::string push_key) = 0;
   // At start-up only (blocking): every (node_id, push_key).
   virtual std::vector<std::pair<std::string, std::string>> load_push_keys() = 0;
+
+  // Message ids a node sent with `ack` that were answered -7 (section 6: a
+  // retry within 10 minutes is not stored again, also after a restart).
+  virtual void remember_acked_ids(std::vector<AckedId> ids) = 0;
+  // At start-up only (blocking): the ids remembered at or after `since_ms`.
+  // Older ones are dropped by the store as it goes.
+  virtual std::vector<AckedId> load_acked_ids(std::int64_t since_ms) = 0;
 
   // Blocks until everything called before is committed (shutdown).
   virtual void flush() = 0;

@@ -164,3 +164,28 @@ test('bad acks: no id, with ephemeral, not a boolean; each is bad_field and othe
   assert.deepEqual((await a.next()).json, { type: -7, id: 'ok' });
   await h.assert_traffic_flows(server);
 });
+
+test('a retry after a restart (even a SIGKILL) is still answered -7 alone within the window', async (t) => {
+  const dir = h.make_tmp_dir();
+  t.after(() => require('node:fs').rmSync(dir, { recursive: true, force: true }));
+  const secret = 'retry-secret';
+  const a_node = h.uid('a');
+  const bob = h.uid('bob');
+  let server = await h.start_server({ dir, secret });
+  let a = await h.connect(server, { node: a_node });
+  await a.send({ dest_id: bob, id: 'once', ack: true, payload: 'first' });
+  assert.equal((await a.next()).json.type, -4);
+  assert.deepEqual((await a.next()).json, { type: -7, id: 'once' });
+  await h.sleep(300);  // the id is written with the store's next transaction
+  server.child.kill('SIGKILL');
+  await server.exited;
+  server = await h.start_server({ dir, secret });
+  t.after(() => server.stop());
+  a = await h.connect(server, { node: a_node });
+  await a.send({ dest_id: bob, id: 'once', ack: true, payload: 'first' });
+  assert.deepEqual((await a.next()).json, { type: -7, id: 'once' });
+  await a.expect_nothing(200);
+  const b = await h.connect(server, { node: bob });
+  assert.equal((await fetch_inbox(b)).messages.length, 1);
+  await h.assert_traffic_flows(server);
+});

@@ -46,6 +46,11 @@ bool InboxTables::open(Database db, std::string& error) {
        "DELETE FROM inbox WHERE node_id = ?1 AND seq <= "
        "(SELECT seq FROM inbox WHERE node_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"},
       {&expire_, "DELETE FROM inbox WHERE stored_at_ms < ?1"},
+      {&upsert_acked_id_,
+       "INSERT INTO acked_id (node_id, id, at_ms) VALUES (?1, ?2, ?3) "
+       "ON CONFLICT (node_id, id) DO UPDATE SET at_ms = excluded.at_ms"},
+      {&select_acked_ids_, "SELECT node_id, id, at_ms FROM acked_id ORDER BY at_ms"},
+      {&delete_acked_ids_, "DELETE FROM acked_id WHERE at_ms < ?1"},
   };
   for (const auto& [statement, sql] : statements) {
     *statement = db_.prepare(sql, error);
@@ -186,6 +191,36 @@ bool InboxTables::load_push_keys(std::vector<std::pair<std::string, std::string>
     if (rc == SQLITE_DONE) return true;
     if (rc != SQLITE_ROW) return false;
     keys.emplace_back(std::string(select_push_keys_.column_text(0)), std::string(select_push_keys_.column_text(1)));
+  }
+}
+
+bool InboxTables::remember_acked_ids(const std::vector<AckedId>& ids) {
+  for (const AckedId& acked : ids) {
+    ResetOnExit reset{upsert_acked_id_};
+    upsert_acked_id_.bind(1, acked.node_id);
+    upsert_acked_id_.bind(2, acked.id);
+    upsert_acked_id_.bind(3, acked.at_ms);
+    if (!upsert_acked_id_.run()) return false;
+  }
+  return true;
+}
+
+bool InboxTables::forget_acked_ids(std::int64_t before_ms) {
+  ResetOnExit reset{delete_acked_ids_};
+  delete_acked_ids_.bind(1, before_ms);
+  return delete_acked_ids_.run();
+}
+
+bool InboxTables::load_acked_ids(std::int64_t since_ms, std::vector<AckedId>& ids) {
+  ids.clear();
+  if (!forget_acked_ids(since_ms)) return false;
+  ResetOnExit reset{select_acked_ids_};
+  for (;;) {
+    const int rc = select_acked_ids_.step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    ids.push_back({std::string(select_acked_ids_.column_text(0)), std::string(select_acked_ids_.column_text(1)),
+                   select_acked_ids_.column_int(2)});
   }
 }
 

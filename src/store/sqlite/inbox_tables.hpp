@@ -44,6 +44,11 @@ class InboxTables {
   bool set_push_key(std::string_view node_id, std::string_view push_key);
   bool load_push_keys(std::vector<std::pair<std::string, std::string>>& keys);
 
+  bool remember_acked_ids(const std::vector<AckedId>& ids);
+  // Drops ids older than `since_ms`, then loads the others.
+  bool load_acked_ids(std::int64_t since_ms, std::vector<AckedId>& ids);
+  bool forget_acked_ids(std::int64_t before_ms);
+
   std::string last_error() const { return db_.last_error(); }
 
  private:
@@ -62,6 +67,9 @@ class InboxTables {
   Statement trim_;
   Statement expire_;
   Statement select_push_keys_;
+  Statement upsert_acked_id_;
+  Statement select_acked_ids_;
+  Statement delete_acked_ids_;
 };
 
 }  // namespace allspark::store::sqlite

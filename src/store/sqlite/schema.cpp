@@ -40,6 +40,17 @@ constexpr std::array<const char*, schema_version> migrations = {
         PRIMARY KEY (client_id, node_id)
       ) WITHOUT ROWID;
     )sql",
+    // 2: ids of messages sent with `ack` and answered -7, so that a retry
+    // after a restart is not stored again; kept 10 minutes.
+    R"sql(
+      CREATE TABLE acked_id (
+        node_id TEXT NOT NULL,
+        id      TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL,
+        PRIMARY KEY (node_id, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX acked_id_at ON acked_id (at_ms);
+    )sql",
 };
 
 bool migrate(Database& db, std::string& error) {

@@ -69,8 +69,16 @@ struct LoadPushKeysOp {
   std::promise<std::vector<std::pair<std::string, std::string>>> done;
   std::vector<std::pair<std::string, std::string>> keys;
 };
-using Operation =
-    std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp, PushKeyOp, LoadPushKeysOp>;
+struct AckedIdsOp {
+  std::vector<AckedId> ids;
+};
+struct LoadAckedIdsOp {
+  std::int64_t since_ms = 0;
+  std::promise<std::vector<AckedId>> done;
+  std::vector<AckedId> ids;
+};
+using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp, PushKeyOp,
+                               LoadPushKeysOp, AckedIdsOp, LoadAckedIdsOp>;
 
 // Threads: callers (shards, start-up, shutdown) only touch the queue under
 // mutex_; everything else, the connection included, belongs to thread_.
@@ -129,6 +137,16 @@ class SqliteStore final : public Store {
 
   std::vector<std::pair<std::string, std::string>> load_push_keys() override {
     LoadPushKeysOp op;
+    auto result = op.done.get_future();
+    push(std::move(op));
+    return result.get();
+  }
+
+  void remember_acked_ids(std::vector<AckedId> ids) override { push(AckedIdsOp{std::move(ids)}); }
+
+  std::vector<AckedId> load_acked_ids(std::int64_t since_ms) override {
+    LoadAckedIdsOp op;
+    op.since_ms = since_ms;
     auto result = op.done.get_future();
     push(std::move(op));
     return result.get();
@@ -256,6 +274,10 @@ class SqliteStore final : public Store {
               return tables_.set_push_key(op.node_id, op.push_key);
             } else if constexpr (std::is_same_v<Op, LoadPushKeysOp>) {
               return tables_.load_push_keys(op.keys);
+            } else if constexpr (std::is_same_v<Op, AckedIdsOp>) {
+              return tables_.remember_acked_ids(op.ids);
+            } else if constexpr (std::is_same_v<Op, LoadAckedIdsOp>) {
+              return tables_.load_acked_ids(op.since_ms, op.ids);
             } else {
               return true;  // a flush only waits for the commit
             }
@@ -316,6 +338,13 @@ class SqliteStore final : public Store {
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load push keys: " + last_error_)));
               }
+            } else if constexpr (std::is_same_v<Op, LoadAckedIdsOp>) {
+              if (others_ok) {
+                op.done.set_value(std::move(op.ids));
+              } else {
+                op.done.set_exception(std::make_exception_ptr(
+                    std::runtime_error("sqlite store: cannot load acked ids: " + last_error_)));
+              }
             } else if constexpr (std::is_same_v<Op, FlushOp>) {
               op.done.set_value();
             }
@@ -331,7 +360,8 @@ class SqliteStore final : public Store {
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
     std::uint64_t removed = 0;
-    bool ok = tables_.begin() && tables_.expire(now - limits_.retention_ms, removed) && tables_.commit();
+    bool ok = tables_.begin() && tables_.expire(now - limits_.retention_ms, removed) &&
+              tables_.forget_acked_ids(now - acked_id_keep_ms) && tables_.commit();
     if (!ok) {
       tables_.rollback();
       return;
@@ -339,6 +369,7 @@ class SqliteStore final : public Store {
     dropped_retention_.fetch_add(removed, std::memory_order_relaxed);
   }
 
+  static constexpr std::int64_t acked_id_keep_ms = 10 * 60 * 1000;  // section 6's retry window
   InboxTables tables_;
   StoreLimits limits_;
   std::string last_error_;  // of the latest failed transaction (store thread)
