@@ -122,7 +122,14 @@ class PairsWorkload {
     if (d.seq != p.expected_seq) ++tally_.out_of_order;
     if (d.seq >= p.expected_seq) p.expected_seq = d.seq + 1;
     if (ack_.enabled) return on_stored_copy(index, d);
-    tally_.record_latency(now_ns - d.sent_ns);
+    done(index, now_ns - d.sent_ns);
+  }
+
+  // A message of pair `index` is done (delivered, or with ack answered -7):
+  // counted, timed, and its window may send the next.
+  void done(std::uint32_t index, std::int64_t latency_ns) {
+    Pair& p = pairs_[index];
+    tally_.record_latency(latency_ns);
     ++tally_.delivered;
     ++received_;
     ++p.credit;
@@ -159,14 +166,7 @@ class PairsWorkload {
         p.next_seq - seq > p.sent_ns.size() / 2) {
       return tally_.error(p.sender_node + " got " + std::string(text));
     }
-    tally_.record_latency(now_ns - p.sent_ns[seq % p.sent_ns.size()]);
-    ++tally_.delivered;
-    ++received_;
-    ++p.credit;
-    if (!p.ready) {
-      p.ready = true;
-      ready_.push_back(index);
-    }
+    done(index, now_ns - p.sent_ns[seq % p.sent_ns.size()]);
   }
 
   ClientPool& pool_;

@@ -132,7 +132,7 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
     if (!pending.frame.empty()) {
       const core::Node* node = router_.directory().find_node(pending.node);
       if (node != nullptr && !node->connections.empty()) {
-        std::uint64_t written = deliver_stored(pending);
+        std::uint64_t written = deliver_stored(*node, pending);
         if (report != nullptr) report->delivered += written;
         continue;  // live: no -4, no webhook
       }
@@ -155,8 +155,7 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
 
 // An `ack` copy, now stored, to the node's live connections but the sender's;
 // a connection whose replay already covers this seq gets it from there.
-std::uint64_t Inbox::deliver_stored(const PendingReply& reply) {
-  core::Node& node = router_.node_here(reply.node);
+std::uint64_t Inbox::deliver_stored(const core::Node& node, const PendingReply& reply) {
   core::Body* body = core::Body::copy_of(reply.frame);
   std::uint64_t written = 0;
   for (core::Connection* connection : node.connections) {

@@ -112,7 +112,7 @@ class Inbox final : public core::Offline {
   };
 
   void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);
-  std::uint64_t deliver_stored(const PendingReply& reply);
+  std::uint64_t deliver_stored(const core::Node& node, const PendingReply& reply);
   void set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,
                     const protocol::JsonMember& member);
   static constexpr std::size_t max_push_key_bytes = 4096;

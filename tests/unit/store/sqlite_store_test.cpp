@@ -18,100 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "sqlite_store_fixture.hpp"
 #include "store/sqlite/database.hpp"
-#include "store/sqlite/schema.hpp"
 
-using allspark::store::InboxEntry;
-using allspark::store::InboxState;
-using allspark::store::open_sqlite_store;
-using allspark::store::Store;
+using namespace allspark::store::testing_support;
 using allspark::store::sqlite::Database;
 
 namespace {
-
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "allspark-store-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A frame as the server would store it, with bytes that a text-mangling
-// layer would break (UTF-8, an escaped NUL, quotes).
-std::string frame_for(const std::string& node, std::uint64_t seq, std::size_t padding = 0) {
-  return R"({"type":1,"src_id":"s","dest_id":")" + node + R"(","seq":)" + std::to_string(seq) +
-         R"(,"data":"h\u00e9llo \u0000 \"q\" ✓ )" + std::string(padding, 'x') + R"("})";
-}
-
-InboxEntry entry_for(const std::string& node, std::uint64_t seq, std::size_t padding = 0) {
-  return InboxEntry{node, seq, 1'700'000'000'000 + static_cast<std::int64_t>(seq), frame_for(node, seq, padding)};
-}
-
-struct Fetched {
-  std::vector<InboxEntry> entries;
-  bool more = false;
-};
-
-class SqliteStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir.path().empty());
-    reopen();
-  }
-
-  void reopen() {
-    store.reset();  // at most one store per file
-    std::string error;
-    store = open_sqlite_store(db_path(), error);
-    ASSERT_NE(store, nullptr) << error;
-  }
-
-  std::string db_path() const { return (dir.path() / "data" / "allspark.db").string(); }
-
-  bool append_now(std::vector<InboxEntry> entries) {
-    bool result = false;
-    store->append(std::move(entries), [&](bool ok) { result = ok; });
-    store->flush();  // the callback ran before flush returns
-    return result;
-  }
-
-  Fetched fetch_now(const std::string& node, std::uint64_t after, std::size_t max_entries = 1000,
-                    std::size_t max_bytes = 1u << 20) {
-    Fetched out;
-    store->fetch(node, after, UINT64_MAX, max_entries, max_bytes, [&](std::vector<InboxEntry> entries, bool more) {
-      out = Fetched{std::move(entries), more};
-    });
-    store->flush();
-    return out;
-  }
-
-  std::map<std::string, InboxState> states() {
-    std::map<std::string, InboxState> out;
-    for (InboxState& state : store->load_inbox_states()) out[state.node_id] = state;
-    return out;
-  }
-
-  TempDir dir;
-  std::unique_ptr<Store> store;
-};
-
-std::vector<std::uint64_t> seqs_of(const Fetched& fetched) {
-  std::vector<std::uint64_t> out;
-  for (const InboxEntry& entry : fetched.entries) out.push_back(entry.seq);
-  return out;
-}
 
 TEST_F(SqliteStoreTest, AppendFetchAckRoundtrip) {
   EXPECT_TRUE(append_now({entry_for("a", 1), entry_for("a", 2), entry_for("b", 1), entry_for("a", 3)}));
@@ -148,17 +61,6 @@ TEST_F(SqliteStoreTest, AppendFetchAckRoundtrip) {
   EXPECT_EQ(stats.queue_depth, 0u);
   EXPECT_GE(stats.transactions, 1u);
   EXPECT_GE(stats.total_commit_us, stats.last_commit_us);
-}
-
-TEST_F(SqliteStoreTest, FreshFileIsWalAtTheCurrentSchemaVersion) {
-  store.reset();
-  Database db;
-  std::string error;
-  ASSERT_TRUE(db.open(db_path(), error)) << error;
-  EXPECT_EQ(db.query_int("PRAGMA user_version", error), allspark::store::sqlite::schema_version);
-  auto mode = db.prepare("PRAGMA journal_mode", error);
-  ASSERT_EQ(mode.step(), SQLITE_ROW);
-  EXPECT_EQ(mode.column_text(0), "wal");
 }
 
 TEST_F(SqliteStoreTest, CallbacksRunInCallOrderAcrossThreads) {
@@ -380,51 +282,6 @@ TEST_F(SqliteStoreTest, ManySmallAppendsShareFewTransactions) {
   RecordProperty("transactions", static_cast<int>(transactions));
 }
 
-TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
-  store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    std::string newer = "PRAGMA user_version = " + std::to_string(allspark::store::sqlite::schema_version + 1);
-    ASSERT_TRUE(db.exec(newer.c_str(), error)) << error;
-  }
-  std::string error;
-  EXPECT_EQ(open_sqlite_store(db_path(), error), nullptr);
-  EXPECT_NE(error.find("newer"), std::string::npos) << error;
-  EXPECT_NE(error.find(db_path()), std::string::npos) << error;
-  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
-}
-
-TEST_F(SqliteStoreTest, NonDatabaseFileIsRefused) {
-  const std::string path = (dir.path() / "notes.txt").string();
-  {
-    std::ofstream out(path);
-    for (int i = 0; i < 100; ++i) out << "these are somebody's notes, not a database\n";
-  }
-  std::string error;
-  EXPECT_EQ(open_sqlite_store(path, error), nullptr);
-  EXPECT_NE(error.find("not a database"), std::string::npos) << error;
-  EXPECT_NE(error.find(path), std::string::npos) << error;
-}
-
-TEST_F(SqliteStoreTest, UnusablePathsAreRefusedAndMissingFoldersCreated) {
-  std::string error;
-  const std::string under_a_file = (dir.path() / "notes.txt" / "store.db").string();
-  std::ofstream(dir.path() / "notes.txt") << "a file";
-  EXPECT_EQ(open_sqlite_store(under_a_file, error), nullptr);
-  EXPECT_NE(error.find("cannot create folder"), std::string::npos) << error;
-
-  error.clear();
-  EXPECT_EQ(open_sqlite_store(dir.path().string(), error), nullptr);  // a folder
-  EXPECT_FALSE(error.empty());
-
-  error.clear();
-  const std::string deep = (dir.path() / "x" / "y" / "z" / "store.db").string();
-  EXPECT_NE(open_sqlite_store(deep, error), nullptr) << error;
-  EXPECT_TRUE(std::filesystem::exists(deep));
-}
-
 // SIGKILL in the middle of appends: everything whose done(true) ran is on
 // disk after a restart, byte for byte (PROTOCOL.md section 6, durability).
 TEST(SqliteStoreCrashTest, AcknowledgedAppendsSurviveSigkill) {
@@ -586,45 +443,6 @@ TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
   EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{2});
 }
 
-
-// Section 6: ids answered -7 are kept for the retry window, across a reopen;
-// older ones are dropped as they are loaded.
-TEST_F(SqliteStoreTest, AckedIdsSurviveAReopenAndOldOnesGo) {
-  store->remember_acked_ids({{"a", "m1", 1000}, {"a", "m2", 5000}, {"b", "m1", 3000}});
-  store->remember_acked_ids({{"a", "m1", 6000}});  // the same id again: the newer time
-  store->flush();
-  reopen();
-  auto ids = store->load_acked_ids(2000);
-  ASSERT_EQ(ids.size(), 3u);  // oldest first
-  EXPECT_EQ(ids[0].node_id + " " + ids[0].id, "b m1");
-  EXPECT_EQ(ids[1].node_id + " " + ids[1].id, "a m2");
-  EXPECT_EQ(ids[2].node_id + " " + ids[2].id + " " + std::to_string(ids[2].at_ms), "a m1 6000");
-  EXPECT_EQ(store->load_acked_ids(5500).size(), 1u);
-  EXPECT_EQ(store->load_acked_ids(0).size(), 1u);  // the others were dropped by the load before
-}
-
-// A file of schema version 1 (the first release) is migrated in place and
-// keeps its inbox.
-TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
-  bool ok = false;
-  store->append({entry_for("n", 1)}, [&](bool r) { ok = r; });
-  store->flush();
-  ASSERT_TRUE(ok);
-  store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    ASSERT_TRUE(db.exec("DROP TABLE acked_id; PRAGMA user_version = 1", error)) << error;
-  }
-  reopen();
-  store->remember_acked_ids({{"a", "m1", 1000}});
-  store->flush();
-  EXPECT_EQ(store->load_acked_ids(0).size(), 1u);
-  auto states = store->load_inbox_states();
-  ASSERT_EQ(states.size(), 1u);
-  EXPECT_EQ(states[0].last_seq, 1u);
-}
 
 }  // namespace
 }  // namespace allspark::store
