@@ -28,6 +28,39 @@ struct InboxState {
   std::uint64_t stored = 0;     // entries kept now
 };
 
+// A session (PROTOCOL.md section 5) as the store keeps it.
+struct SessionRecord {
+  std::string session_id;
+  std::int64_t session_type = 0;     // 0, or 1 for a game session
+  std::string owner_id;
+  std::string game_master_node_id;
+  bool anyone_can_join = false;
+  bool allow_anonymous = false;
+  std::string description = "null";  // the JSON value as given: a string's quoted text, or null
+  std::uint64_t last_seq = 0;        // the highest session_seq given; only grows, across trims and restarts
+};
+
+// One member node of a session.
+struct SessionMember {
+  std::string session_id;
+  std::string node_id;
+  std::string anonymous_id;  // empty when the member is not anonymous
+  std::uint64_t cursor = 0;  // the last session_seq it acknowledged (section 6)
+};
+
+// One entry of a session's log: one per message, whatever the number of members.
+struct LogEntry {
+  std::string session_id;
+  std::uint64_t session_seq = 0;  // per session, only grows
+  std::int64_t stored_at_ms = 0;
+  std::string body;               // the frame after its per-recipient head `{"dest_id":"<node>",`
+};
+
+struct SessionsSnapshot {
+  std::vector<SessionRecord> sessions;  // with their last_seq
+  std::vector<SessionMember> members;   // with their cursors
+};
+
 struct StoreStats {
   std::uint64_t entries_written = 0;
   std::uint64_t entries_acked = 0;      // removed by acknowledgement
@@ -38,11 +71,15 @@ struct StoreStats {
   std::uint64_t failures = 0;
   std::uint64_t dropped_inbox_max = 0;  // oldest entries dropped past --inbox-max
   std::uint64_t dropped_retention = 0;  // entries dropped past --retention
+  std::uint64_t log_entries_written = 0;  // session log entries appended (one per session message)
+  std::uint64_t log_dropped_log_max = 0;  // oldest log entries dropped past --log-max
+  std::uint64_t log_dropped_retention = 0;  // log entries dropped past --retention
 };
 
 // What the store keeps (PROTOCOL.md section 6); 0 means no limit.
 struct StoreLimits {
   std::uint64_t inbox_max = 0;    // entries per node: the oldest go first
+  std::uint64_t log_max = 0;      // entries per session log: the oldest go first
   std::int64_t retention_ms = 0;  // entries older than this are dropped
 };
 
@@ -91,6 +128,36 @@ class Store {
   // At start-up only (blocking): the ids remembered at or after `since_ms`.
   // Older ones are dropped by the store as it goes.
   virtual std::vector<AckedId> load_acked_ids(std::int64_t since_ms) = 0;
+
+  // Sessions (sections 5 and 6). Each `done` runs once the change is
+  // committed (ok) or failed.
+  // A new session with its first members.
+  virtual void create_session(SessionRecord session, std::vector<SessionMember> members,
+                              std::function<void(bool ok)> done) = 0;
+  // Drops a session, its members and its log.
+  virtual void delete_session(std::string session_id, std::function<void(bool ok)> done) = 0;
+  // Adds a member or replaces it (a reveal clears its anonymous_id).
+  virtual void put_member(SessionMember member, std::function<void(bool ok)> done) = 0;
+  virtual void remove_member(std::string session_id, std::string node_id, std::function<void(bool ok)> done) = 0;
+  // Raises members' cursors (never lowers one); members that are gone are skipped.
+  virtual void move_cursors(std::vector<SessionMember> cursors) = 0;
+  // Appends log entries (their session_seqs were given by the session's home
+  // shard) and raises each session's last_seq; keeps at most log_max entries
+  // per session. Entries of a session that no longer exists are skipped.
+  virtual void append_log(std::vector<LogEntry> entries, std::function<void(bool ok)> done) = 0;
+  // A session's entries with after_seq < session_seq <= up_to_seq, oldest
+  // first, limited as fetch() is; `last_seq` is the session's.
+  virtual void fetch_log(std::string session_id, std::uint64_t after_seq, std::uint64_t up_to_seq,
+                         std::size_t max_entries, std::size_t max_bytes,
+                         std::function<void(std::vector<LogEntry> entries, bool more, std::uint64_t last_seq)> done) = 0;
+  // What a node has not acknowledged in all its sessions: the entries after
+  // its cursor in each, ordered by (session_id, session_seq), starting after
+  // the position (after_session_id, after_seq); limited as fetch() is.
+  virtual void fetch_backlog(std::string node_id, std::string after_session_id, std::uint64_t after_seq,
+                             std::size_t max_entries, std::size_t max_bytes,
+                             std::function<void(std::vector<LogEntry> entries, bool more)> done) = 0;
+  // At start-up only (blocking): every session and member.
+  virtual SessionsSnapshot load_sessions() = 0;
 
   // Blocks until everything called before is committed (shutdown).
   virtual void flush() = 0;

@@ -4,11 +4,27 @@
 // thread at a time: the store's thread once the store runs.
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace allspark::store::sqlite {
+
+inline constexpr std::uint64_t max_sql_int = 0x7fff'ffff'ffff'ffff;
+
+// SQLite integers are signed 64-bit. A seq past 2^63 never happens in
+// practice, but clamping keeps "after UINT64_MAX" meaning "nothing" and
+// "ack up to UINT64_MAX" meaning "everything" instead of wrapping negative.
+inline std::int64_t to_sql(std::uint64_t value) {
+  return static_cast<std::int64_t>(value < max_sql_int ? value : max_sql_int);
+}
+
+// A LIMIT one row past `max_entries` (-1: none), which tells a fetch
+// whether entries were left out.
+inline std::int64_t limit_past(std::size_t max_entries) {
+  return max_entries < max_sql_int ? static_cast<std::int64_t>(max_entries) + 1 : -1;
+}
 
 // A prepared statement kept for the life of the connection and reset after
 // every use, so the hot store loop never parses SQL again.

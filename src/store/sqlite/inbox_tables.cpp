@@ -1,23 +1,9 @@
 #include "store/sqlite/inbox_tables.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 namespace allspark::store::sqlite {
-
-namespace {
-
-constexpr auto max_sql_int = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-
-// SQLite integers are signed 64-bit. A seq past 2^63 never happens in
-// practice, but clamping keeps "after UINT64_MAX" meaning "nothing" and
-// "ack up to UINT64_MAX" meaning "everything" instead of wrapping negative.
-std::int64_t to_sql(std::uint64_t value) {
-  return static_cast<std::int64_t>(value < max_sql_int ? value : max_sql_int);
-}
-
-}  // namespace
 
 bool InboxTables::open(Database db, std::string& error) {
   db_ = std::move(db);
@@ -120,12 +106,10 @@ bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std
                         std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more) {
   entries.clear();
   more = false;
-  // One row past the limit tells whether entries were left out.
-  const std::int64_t limit = max_entries < max_sql_int ? static_cast<std::int64_t>(max_entries) + 1 : -1;
   ResetOnExit reset{select_after_};
   select_after_.bind(1, node_id);
   select_after_.bind(2, to_sql(after_seq));
-  select_after_.bind(3, limit);
+  select_after_.bind(3, limit_past(max_entries));
   select_after_.bind(4, to_sql(up_to_seq));
   std::size_t bytes = 0;
   for (;;) {

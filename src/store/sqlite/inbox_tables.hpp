@@ -50,6 +50,9 @@ class InboxTables {
   bool forget_acked_ids(std::int64_t before_ms);
 
   std::string last_error() const { return db_.last_error(); }
+  // The connection, for the other tables' statements (SessionTables): one
+  // connection, so one transaction covers every table.
+  Database& database() { return db_; }
 
  private:
   Database db_;

@@ -7,8 +7,8 @@ namespace allspark::store::sqlite {
 
 namespace {
 
-// migrations[i] takes a file from version i to i + 1. Version 2 is one more
-// entry here, never an edit of an earlier one: files in the field ran them.
+// migrations[i] takes a file from version i to i + 1. A new version is one
+// more entry here, never an edit of an earlier one: files in the field ran them.
 constexpr std::array<const char*, schema_version> migrations = {
     // 1: node inboxes (PROTOCOL.md section 6).
     // `node` keeps each node's highest seq ever given, so a seq only grows
@@ -50,6 +50,45 @@ constexpr std::array<const char*, schema_version> migrations = {
         PRIMARY KEY (node_id, id)
       ) WITHOUT ROWID;
       CREATE INDEX acked_id_at ON acked_id (at_ms);
+    )sql",
+    // 3: sessions, their members and cursors, and their logs (sections 5
+    // and 6). `session.last_seq` is the highest session_seq ever given, as
+    // node.last_seq is for inboxes. session_member_node answers "the
+    // sessions of a node" (a connect's backlog); UNIQUE (true anyway) lets
+    // SQLite read that backlog in order without sorting it. The log is
+    // clustered on its key like the inbox; unlike the inbox it has an index
+    // on stored_at_ms, so that the retention sweep is a range, not a scan
+    // holding the store's thread. Measured (a sqlite3 script, 250-byte
+    // bodies, 256 rows per transaction): a scan of 1M rows takes 90-120 ms
+    // per sweep; the index costs 0.5-0.7 us per row appended (about 15%)
+    // with the file in cache, nothing measurable past it.
+    R"sql(
+      CREATE TABLE session (
+        session_id          TEXT PRIMARY KEY NOT NULL,
+        session_type        INTEGER NOT NULL,
+        owner_id            TEXT NOT NULL,
+        game_master_node_id TEXT NOT NULL,
+        anyone_can_join     INTEGER NOT NULL,
+        allow_anonymous     INTEGER NOT NULL,
+        description         TEXT NOT NULL,
+        last_seq            INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE session_member (
+        session_id   TEXT NOT NULL,
+        node_id      TEXT NOT NULL,
+        anonymous_id TEXT NOT NULL DEFAULT '',
+        cursor       INTEGER NOT NULL,
+        PRIMARY KEY (session_id, node_id)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX session_member_node ON session_member (node_id, session_id);
+      CREATE TABLE session_log (
+        session_id   TEXT NOT NULL,
+        session_seq  INTEGER NOT NULL,
+        stored_at_ms INTEGER NOT NULL,
+        body         TEXT NOT NULL,
+        PRIMARY KEY (session_id, session_seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX session_log_stored_at ON session_log (stored_at_ms);
     )sql",
 };
 

@@ -18,74 +18,22 @@
 
 #include "store/sqlite/database.hpp"
 #include "store/sqlite/inbox_tables.hpp"
+#include "store/sqlite/operations.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/session_tables.hpp"
 
 namespace allspark::store {
 
 namespace {
 
-using sqlite::InboxTables;
-
-// What callers queue for the store's thread. Results are kept in the
-// operation until the transaction is committed, then handed to `done`.
-struct AppendOp {
-  std::vector<InboxEntry> entries;
-  std::function<void(bool ok)> done;
-};
-struct AckOp {
-  std::string node_id;
-  std::uint64_t up_to_seq = 0;
-};
-struct FetchOp {
-  std::string node_id;
-  std::uint64_t after_seq = 0;
-  std::uint64_t up_to_seq = 0;
-  std::size_t max_entries = 0;
-  std::size_t max_bytes = 0;
-  std::function<void(std::vector<InboxEntry> entries, bool more)> done;
-  std::vector<InboxEntry> entries;
-  bool more = false;
-};
-struct LoadOp {
-  std::promise<std::vector<InboxState>> done;
-  std::vector<InboxState> states;
-};
-struct FlushOp {
-  std::promise<void> done;
-};
-struct MemberOp {
-  std::string client_id;
-  std::string node_id;
-};
-struct LoadMembersOp {
-  std::promise<std::vector<std::pair<std::string, std::string>>> done;
-  std::vector<std::pair<std::string, std::string>> members;
-};
-struct PushKeyOp {
-  std::string node_id;
-  std::string push_key;
-};
-struct LoadPushKeysOp {
-  std::promise<std::vector<std::pair<std::string, std::string>>> done;
-  std::vector<std::pair<std::string, std::string>> keys;
-};
-struct AckedIdsOp {
-  std::vector<AckedId> ids;
-};
-struct LoadAckedIdsOp {
-  std::int64_t since_ms = 0;
-  std::promise<std::vector<AckedId>> done;
-  std::vector<AckedId> ids;
-};
-using Operation = std::variant<AppendOp, AckOp, FetchOp, LoadOp, FlushOp, MemberOp, LoadMembersOp, PushKeyOp,
-                               LoadPushKeysOp, AckedIdsOp, LoadAckedIdsOp>;
+using namespace sqlite;  // the backend's own parts: tables and operations
 
 // Threads: callers (shards, start-up, shutdown) only touch the queue under
 // mutex_; everything else, the connection included, belongs to thread_.
 class SqliteStore final : public Store {
  public:
-  SqliteStore(InboxTables tables, StoreLimits limits)
-      : tables_(std::move(tables)), limits_(limits), thread_([this] { run(); }) {}
+  SqliteStore(InboxTables tables, SessionTables sessions, StoreLimits limits)
+      : tables_(std::move(tables)), sessions_(std::move(sessions)), limits_(limits), thread_([this] { run(); }) {}
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
@@ -121,11 +69,11 @@ class SqliteStore final : public Store {
   }
 
   void remember_client_node(std::string client_id, std::string node_id) override {
-    push(MemberOp{std::move(client_id), std::move(node_id)});
+    push(ClientNodeOp{std::move(client_id), std::move(node_id)});
   }
 
   std::vector<std::pair<std::string, std::string>> load_client_nodes() override {
-    LoadMembersOp op;
+    LoadClientNodesOp op;
     auto result = op.done.get_future();
     push(std::move(op));
     return result.get();
@@ -152,6 +100,50 @@ class SqliteStore final : public Store {
     return result.get();
   }
 
+  void create_session(SessionRecord session, std::vector<SessionMember> members,
+                      std::function<void(bool ok)> done) override {
+    push(CreateSessionOp{std::move(session), std::move(members), std::move(done)});
+  }
+
+  void delete_session(std::string session_id, std::function<void(bool ok)> done) override {
+    push(DeleteSessionOp{std::move(session_id), std::move(done)});
+  }
+
+  void put_member(SessionMember member, std::function<void(bool ok)> done) override {
+    push(PutMemberOp{std::move(member), std::move(done)});
+  }
+
+  void remove_member(std::string session_id, std::string node_id, std::function<void(bool ok)> done) override {
+    push(RemoveMemberOp{std::move(session_id), std::move(node_id), std::move(done)});
+  }
+
+  void move_cursors(std::vector<SessionMember> cursors) override { push(MoveCursorsOp{std::move(cursors)}); }
+
+  void append_log(std::vector<LogEntry> entries, std::function<void(bool ok)> done) override {
+    push(AppendLogOp{std::move(entries), std::move(done)});
+  }
+
+  void fetch_log(std::string session_id, std::uint64_t after_seq, std::uint64_t up_to_seq, std::size_t max_entries,
+                 std::size_t max_bytes,
+                 std::function<void(std::vector<LogEntry> entries, bool more, std::uint64_t last_seq)> done) override {
+    push(FetchLogOp{std::move(session_id), after_seq, up_to_seq, max_entries, max_bytes, std::move(done), {}, false,
+                    0});
+  }
+
+  void fetch_backlog(std::string node_id, std::string after_session_id, std::uint64_t after_seq,
+                     std::size_t max_entries, std::size_t max_bytes,
+                     std::function<void(std::vector<LogEntry> entries, bool more)> done) override {
+    push(FetchBacklogOp{std::move(node_id), std::move(after_session_id), after_seq, max_entries, max_bytes,
+                        std::move(done), {}, false});
+  }
+
+  SessionsSnapshot load_sessions() override {
+    LoadSessionsOp op;
+    auto result = op.done.get_future();
+    push(std::move(op));
+    return result.get();
+  }
+
   // Must not be called from a callback: it would wait for its own thread.
   void flush() override {
     FlushOp op;
@@ -162,9 +154,19 @@ class SqliteStore final : public Store {
 
   StoreStats stats() const override {
     constexpr auto relaxed = std::memory_order_relaxed;
-    return StoreStats{entries_written_.load(relaxed), entries_acked_.load(relaxed), transactions_.load(relaxed),
-                      queue_depth_.load(relaxed),     last_commit_us_.load(relaxed), total_commit_us_.load(relaxed),
-                      failures_.load(relaxed),        dropped_inbox_max_.load(relaxed), dropped_retention_.load(relaxed)};
+    // By name: a field added to StoreStats in the middle cannot shift the others.
+    return StoreStats{.entries_written = entries_written_.load(relaxed),
+                      .entries_acked = entries_acked_.load(relaxed),
+                      .transactions = transactions_.load(relaxed),
+                      .queue_depth = queue_depth_.load(relaxed),
+                      .last_commit_us = last_commit_us_.load(relaxed),
+                      .total_commit_us = total_commit_us_.load(relaxed),
+                      .failures = failures_.load(relaxed),
+                      .dropped_inbox_max = dropped_inbox_max_.load(relaxed),
+                      .dropped_retention = dropped_retention_.load(relaxed),
+                      .log_entries_written = log_entries_written_.load(relaxed),
+                      .log_dropped_log_max = log_dropped_log_max_.load(relaxed),
+                      .log_dropped_retention = log_dropped_retention_.load(relaxed)};
   }
 
  private:
@@ -212,26 +214,30 @@ class SqliteStore final : public Store {
   }
 
   void process(std::vector<Operation>& batch) {
-    std::size_t appends = 0;
-    std::size_t others = 0;  // acks, fetches, loads
-    for (const Operation& op : batch) {
-      if (std::holds_alternative<AppendOp>(op)) {
-        ++appends;
-      } else if (!std::holds_alternative<FlushOp>(op)) {
-        ++others;
-      }
+    std::size_t writes = 0;
+    std::size_t others = 0;  // acks, cursors, fetches, loads
+    for (const Operation& operation : batch) {
+      std::visit(
+          [&](const auto& op) {
+            using Op = std::decay_t<decltype(op)>;
+            if constexpr (is_write<Op>) {
+              ++writes;
+            } else if constexpr (!std::is_same_v<Op, FlushOp>) {
+              ++others;
+            }
+          },
+          operation);
     }
-    bool appends_ok = true;
+    bool writes_ok = true;
     bool others_ok = true;
-    if (appends + others > 0 && !transact(batch, true)) {
-      // Every append of the failed transaction fails. Acks and reads run
-      // again without them, so no fetch ever shows a row that was rolled
-      // back and a disk that recovers loses no ack.
-      appends_ok = appends == 0;
+    if (writes + others > 0 && !transact(batch, true)) {
+      // Every write of the failed transaction fails; the rest runs again
+      // without them (operations.hpp, is_write).
+      writes_ok = writes == 0;
       others_ok = others == 0 || transact(batch, false);
-      failures_.fetch_add((appends_ok ? 0 : appends) + (others_ok ? 0 : others), std::memory_order_relaxed);
+      failures_.fetch_add((writes_ok ? 0 : writes) + (others_ok ? 0 : others), std::memory_order_relaxed);
     }
-    finish(batch, appends_ok, others_ok);
+    finish(batch, writes_ok, others_ok);
   }
 
   // Section 6: a node's inbox keeps at most inbox_max entries, the oldest go
@@ -245,20 +251,36 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  // Section 6: a session's log keeps at most log_max entries, the oldest go
+  // first (each session of the appended entries once).
+  bool trim_log(const std::vector<LogEntry>& entries, std::uint64_t& trimmed) {
+    if (limits_.log_max == 0) return true;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (i + 1 < entries.size() && entries[i + 1].session_id == entries[i].session_id) continue;
+      if (!sessions_.trim(entries[i].session_id, limits_.log_max, trimmed)) return false;
+    }
+    return true;
+  }
+
   // One transaction over the batch, in call order. On failure everything is
   // rolled back and false returned; stats count committed work only.
-  bool transact(std::vector<Operation>& batch, bool with_appends) {
+  bool transact(std::vector<Operation>& batch, bool with_writes) {
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t written = 0;
     std::uint64_t removed = 0;
     std::uint64_t trimmed = 0;
+    std::uint64_t log_written = 0;
+    std::uint64_t log_trimmed = 0;
     bool ok = tables_.begin();
     for (std::size_t i = 0; ok && i < batch.size(); ++i) {
       ok = std::visit(
           [&](auto& op) {
             using Op = std::decay_t<decltype(op)>;
+            if constexpr (is_write<Op>) {
+              if (!with_writes) return true;
+            }
             if constexpr (std::is_same_v<Op, AppendOp>) {
-              return !with_appends || (tables_.append(op.entries, written) && trim(op.entries, trimmed));
+              return tables_.append(op.entries, written) && trim(op.entries, trimmed);
             } else if constexpr (std::is_same_v<Op, AckOp>) {
               return tables_.ack(op.node_id, op.up_to_seq, removed);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
@@ -266,9 +288,9 @@ class SqliteStore final : public Store {
                                    op.more);
             } else if constexpr (std::is_same_v<Op, LoadOp>) {
               return tables_.load_states(op.states);
-            } else if constexpr (std::is_same_v<Op, MemberOp>) {
+            } else if constexpr (std::is_same_v<Op, ClientNodeOp>) {
               return tables_.add_member(op.client_id, op.node_id);
-            } else if constexpr (std::is_same_v<Op, LoadMembersOp>) {
+            } else if constexpr (std::is_same_v<Op, LoadClientNodesOp>) {
               return tables_.load_members(op.members);
             } else if constexpr (std::is_same_v<Op, PushKeyOp>) {
               return tables_.set_push_key(op.node_id, op.push_key);
@@ -278,6 +300,26 @@ class SqliteStore final : public Store {
               return tables_.remember_acked_ids(op.ids);
             } else if constexpr (std::is_same_v<Op, LoadAckedIdsOp>) {
               return tables_.load_acked_ids(op.since_ms, op.ids);
+            } else if constexpr (std::is_same_v<Op, CreateSessionOp>) {
+              return sessions_.create(op.session, op.members);
+            } else if constexpr (std::is_same_v<Op, DeleteSessionOp>) {
+              return sessions_.remove(op.session_id);
+            } else if constexpr (std::is_same_v<Op, PutMemberOp>) {
+              return sessions_.put_member(op.member);
+            } else if constexpr (std::is_same_v<Op, RemoveMemberOp>) {
+              return sessions_.remove_member(op.session_id, op.node_id);
+            } else if constexpr (std::is_same_v<Op, MoveCursorsOp>) {
+              return sessions_.move_cursors(op.cursors);
+            } else if constexpr (std::is_same_v<Op, AppendLogOp>) {
+              return sessions_.append(op.entries, log_written) && trim_log(op.entries, log_trimmed);
+            } else if constexpr (std::is_same_v<Op, FetchLogOp>) {
+              return sessions_.fetch(op.session_id, op.after_seq, op.up_to_seq, op.max_entries, op.max_bytes,
+                                     op.entries, op.more, op.last_seq);
+            } else if constexpr (std::is_same_v<Op, FetchBacklogOp>) {
+              return sessions_.fetch_backlog(op.node_id, op.after_session_id, op.after_seq, op.max_entries,
+                                             op.max_bytes, op.entries, op.more);
+            } else if constexpr (std::is_same_v<Op, LoadSessionsOp>) {
+              return sessions_.load(op.snapshot);
             } else {
               return true;  // a flush only waits for the commit
             }
@@ -295,6 +337,8 @@ class SqliteStore final : public Store {
     entries_written_.fetch_add(written, std::memory_order_relaxed);
     entries_acked_.fetch_add(removed, std::memory_order_relaxed);
     dropped_inbox_max_.fetch_add(trimmed, std::memory_order_relaxed);
+    log_entries_written_.fetch_add(log_written, std::memory_order_relaxed);
+    log_dropped_log_max_.fetch_add(log_trimmed, std::memory_order_relaxed);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     last_commit_us_.store(us, std::memory_order_relaxed);
     total_commit_us_.fetch_add(us, std::memory_order_relaxed);
@@ -302,13 +346,13 @@ class SqliteStore final : public Store {
   }
 
   // Callbacks run after the commit, on this thread, in call order.
-  void finish(std::vector<Operation>& batch, bool appends_ok, bool others_ok) {
+  void finish(std::vector<Operation>& batch, bool writes_ok, bool others_ok) {
     for (Operation& operation : batch) {
       std::visit(
           [&](auto& op) {
             using Op = std::decay_t<decltype(op)>;
-            if constexpr (std::is_same_v<Op, AppendOp>) {
-              if (op.done) op.done(appends_ok);
+            if constexpr (is_write<Op>) {
+              if (op.done) op.done(writes_ok);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
               if (!others_ok) {
                 op.entries.clear();
@@ -324,7 +368,20 @@ class SqliteStore final : public Store {
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load inbox states: " + last_error_)));
               }
-            } else if constexpr (std::is_same_v<Op, LoadMembersOp>) {
+            } else if constexpr (std::is_same_v<Op, FetchLogOp>) {
+              if (!others_ok) {
+                op.entries.clear();
+                op.more = false;
+                op.last_seq = 0;
+              }
+              if (op.done) op.done(std::move(op.entries), op.more, op.last_seq);
+            } else if constexpr (std::is_same_v<Op, FetchBacklogOp>) {
+              if (!others_ok) {
+                op.entries.clear();
+                op.more = false;
+              }
+              if (op.done) op.done(std::move(op.entries), op.more);
+            } else if constexpr (std::is_same_v<Op, LoadClientNodesOp>) {
               if (others_ok) {
                 op.done.set_value(std::move(op.members));
               } else {
@@ -345,6 +402,14 @@ class SqliteStore final : public Store {
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load acked ids: " + last_error_)));
               }
+            } else if constexpr (std::is_same_v<Op, LoadSessionsOp>) {
+              if (others_ok) {
+                op.done.set_value(std::move(op.snapshot));
+              } else {
+                // As for inbox states: session_seqs that cannot be read would be given again.
+                op.done.set_exception(std::make_exception_ptr(
+                    std::runtime_error("sqlite store: cannot load sessions: " + last_error_)));
+              }
             } else if constexpr (std::is_same_v<Op, FlushOp>) {
               op.done.set_value();
             }
@@ -360,17 +425,21 @@ class SqliteStore final : public Store {
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
     std::uint64_t removed = 0;
+    std::uint64_t log_removed = 0;
     bool ok = tables_.begin() && tables_.expire(now - limits_.retention_ms, removed) &&
+              sessions_.expire(now - limits_.retention_ms, log_removed) &&
               tables_.forget_acked_ids(now - acked_id_keep_ms) && tables_.commit();
     if (!ok) {
       tables_.rollback();
       return;
     }
     dropped_retention_.fetch_add(removed, std::memory_order_relaxed);
+    log_dropped_retention_.fetch_add(log_removed, std::memory_order_relaxed);
   }
 
   static constexpr std::int64_t acked_id_keep_ms = 10 * 60 * 1000;  // section 6's retry window
-  InboxTables tables_;
+  InboxTables tables_;      // owns the connection and its transactions
+  SessionTables sessions_;  // on tables_' connection
   StoreLimits limits_;
   std::string last_error_;  // of the latest failed transaction (store thread)
 
@@ -388,6 +457,9 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> dropped_inbox_max_{0};
   std::atomic<std::uint64_t> dropped_retention_{0};
+  std::atomic<std::uint64_t> log_entries_written_{0};
+  std::atomic<std::uint64_t> log_dropped_log_max_{0};
+  std::atomic<std::uint64_t> log_dropped_retention_{0};
 
   std::thread thread_;  // last: starts once every member above exists
 };
@@ -411,7 +483,9 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& e
   if (!db.open(path, reason) || !sqlite::prepare_schema(db, reason)) return fail(reason);
   InboxTables tables;
   if (!tables.open(std::move(db), reason)) return fail(reason);
-  return std::make_unique<SqliteStore>(std::move(tables), limits);
+  SessionTables sessions;
+  if (!sessions.open(tables.database(), reason)) return fail(reason);
+  return std::make_unique<SqliteStore>(std::move(tables), std::move(sessions), limits);
 }
 
 }  // namespace allspark::store

@@ -1,5 +1,6 @@
 // The SQLite store's file: WAL at the current schema version, migrations
 // from earlier versions, files it must refuse, and the acked ids (schema v2).
+// Sessions (schema v3) have their own file, sqlite_sessions_test.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -99,7 +100,11 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
     Database db;
     std::string error;
     ASSERT_TRUE(db.open(db_path(), error)) << error;
-    ASSERT_TRUE(db.exec("DROP TABLE acked_id; PRAGMA user_version = 1", error)) << error;
+    // Back to what version 1 wrote: later migrations only add tables.
+    ASSERT_TRUE(db.exec("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
+                        "DROP TABLE acked_id; PRAGMA user_version = 1",
+                        error))
+        << error;
   }
   reopen();
   store->remember_acked_ids({{"a", "m1", 1000}});
@@ -108,6 +113,61 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
   auto states = store->load_inbox_states();
   ASSERT_EQ(states.size(), 1u);
   EXPECT_EQ(states[0].last_seq, 1u);
+}
+
+// A file of schema version 2 gets the session tables and keeps its inbox,
+// its seqs and its acked ids.
+TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
+  bool ok = false;
+  store->append({entry_for("n", 1), entry_for("n", 2), entry_for("m", 7)}, [&](bool r) { ok = r; });
+  store->remember_acked_ids({{"n", "m1", 1000}});
+  store->flush();
+  ASSERT_TRUE(ok);
+  store.reset();
+  {
+    Database db;
+    std::string error;
+    ASSERT_TRUE(db.open(db_path(), error)) << error;
+    ASSERT_TRUE(db.exec("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
+                        "PRAGMA user_version = 2",
+                        error))
+        << error;
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'session%'", error), 0);
+  }
+  reopen();
+  store->flush();
+  {
+    Database db;
+    std::string error;
+    ASSERT_TRUE(db.open(db_path(), error)) << error;
+    EXPECT_EQ(db.query_int("PRAGMA user_version", error), allspark::store::sqlite::schema_version);
+    // session, session_member, session_log and their two indexes.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'session%'", error), 5);
+  }
+
+  auto states = store->load_inbox_states();
+  ASSERT_EQ(states.size(), 2u);
+  std::uint64_t stored = 0;
+  for (const auto& state : states) stored += state.stored;
+  EXPECT_EQ(stored, 3u);
+  std::vector<InboxEntry> fetched;
+  store->fetch("n", 0, UINT64_MAX, 100, 1u << 20, [&](std::vector<InboxEntry> entries, bool) {
+    fetched = std::move(entries);
+  });
+  store->flush();
+  ASSERT_EQ(fetched.size(), 2u);
+  EXPECT_EQ(fetched[1].frame, frame_for("n", 2));
+  EXPECT_EQ(store->load_acked_ids(0).size(), 1u);
+
+  // The new tables work.
+  allspark::store::SessionRecord session;
+  session.session_id = "s";
+  session.owner_id = "n";
+  session.game_master_node_id = "n";
+  store->create_session(session, {{"s", "n", "", 0}}, [&](bool r) { ok = r; });
+  store->flush();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(store->load_sessions().members.size(), 1u);
 }
 
 }  // namespace

@@ -413,7 +413,7 @@ namespace {
 TEST_F(SqliteStoreTest, InboxMaxKeepsTheNewestEntriesOfEachNodeAndCountsTheRest) {
   store.reset();
   std::string error;
-  store = open_sqlite_store(db_path(), error, StoreLimits{3, 0});
+  store = open_sqlite_store(db_path(), error, StoreLimits{.inbox_max = 3});
   ASSERT_TRUE(store) << error;
   for (std::uint64_t seq = 1; seq <= 5; ++seq) EXPECT_TRUE(append_now({entry_for("a", seq)}));
   EXPECT_TRUE(append_now({entry_for("b", 1), entry_for("a", 6), entry_for("b", 2)}));
@@ -426,7 +426,7 @@ TEST_F(SqliteStoreTest, InboxMaxKeepsTheNewestEntriesOfEachNodeAndCountsTheRest)
 TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
   store.reset();
   std::string error;
-  store = open_sqlite_store(db_path(), error, StoreLimits{0, 1000});
+  store = open_sqlite_store(db_path(), error, StoreLimits{.retention_ms = 1000});
   ASSERT_TRUE(store) << error;
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
