@@ -21,6 +21,18 @@ Route route_of(std::string_view path) {
   if (path == "/v1/inbox") return Route::inbox;
   if (path == "/v1/inbox/ack") return Route::inbox_ack;
   if (path == "/v1/messages") return Route::messages;
+  if (path == "/v1/sessions") return Route::sessions;
+  constexpr std::string_view sessions = "/v1/sessions/";
+  if (path.size() > sessions.size() && path.starts_with(sessions)) {
+    std::string_view rest = path.substr(sessions.size());
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return Route::session;
+    std::string_view action = rest.substr(slash);
+    if (slash == 0 || action.find('/', 1) != std::string_view::npos) return Route::unknown;
+    if (action == "/join") return Route::session_join;
+    if (action == "/leave") return Route::session_leave;
+    if (action == "/reveal") return Route::session_reveal;
+  }
   constexpr std::string_view connections = "/v1/connections/";
   constexpr std::string_view close = "/close";
   if (path.size() > connections.size() + close.size() && path.starts_with(connections) && path.ends_with(close)) {
@@ -29,9 +41,28 @@ Route route_of(std::string_view path) {
   return Route::unknown;
 }
 
-const char* method_of(Route route) {
-  bool post = route == Route::inbox_ack || route == Route::messages || route == Route::connection_close;
-  return post ? "POST" : "GET";
+// The methods a route answers, as an Allow header lists them.
+std::string_view methods_of(Route route) {
+  switch (route) {
+    case Route::sessions: return "GET, POST";
+    case Route::session: return "GET, DELETE";
+    case Route::inbox_ack:
+    case Route::messages:
+    case Route::connection_close:
+    case Route::session_join:
+    case Route::session_leave:
+    case Route::session_reveal: return "POST";
+    default: return "GET";
+  }
+}
+
+bool allows(std::string_view methods, std::string_view method) {
+  while (!methods.empty()) {
+    std::size_t comma = methods.find(", ");
+    if (methods.substr(0, comma) == method) return true;
+    methods = comma == std::string_view::npos ? std::string_view() : methods.substr(comma + 2);
+  }
+  return false;
 }
 
 // Section 8: the path first, then the method, then the body size; all before
@@ -40,11 +71,11 @@ std::optional<HttpResponse> check_request(const HttpRequest& request, Route rout
   if (route == Route::unknown) {
     return error_response(ErrorCode::not_found, "no such path: " + request.path);
   }
-  const std::string method = method_of(route);
-  if (request.method != method) {
+  const std::string methods(methods_of(route));
+  if (!allows(methods, request.method)) {
     HttpResponse answer = error_response(ErrorCode::method_not_allowed,
-                                         request.method + " is not allowed on " + request.path + "; use " + method);
-    answer.headers.emplace_back("Allow", method);
+                                         request.method + " is not allowed on " + request.path + "; use " + methods);
+    answer.headers.emplace_back("Allow", methods);
     return answer;
   }
   if (request.body_too_large) {
@@ -139,6 +170,11 @@ void HttpApi::answer_for(const HttpRequest& request, Route route, net::Respond r
     case Route::inbox_ack: return inbox_ack(request, std::move(respond));
     case Route::connection_close: return connection_close(request, std::move(respond));
     case Route::messages: return publish(request, std::move(respond));
+    case Route::sessions:
+    case Route::session:
+    case Route::session_join:
+    case Route::session_leave:
+    case Route::session_reveal: return sessions(request, route, std::move(respond));
     default: return respond(answer_now(request, route));
   }
 }

@@ -9,6 +9,7 @@
 
 #include "inbox/inbox.hpp"
 #include "net/http_types.hpp"
+#include "session/sessions.hpp"
 #include "protocol/token.hpp"
 
 namespace allspark::api {
@@ -24,7 +25,10 @@ struct ApiConfig {
   std::vector<std::string> allowed_origins;  // lower-case; "*" allows any
 };
 
-enum class Route { preconnect, connect, healthz, metrics, cluster, inbox, inbox_ack, messages, connection_close, unknown };
+enum class Route {
+  preconnect, connect, healthz, metrics, cluster, inbox, inbox_ack, messages, connection_close,
+  sessions, session, session_join, session_leave, session_reveal, unknown
+};
 
 // What the API asks of the running server (wired by app::Server).
 struct ServerHooks {
@@ -33,6 +37,8 @@ struct ServerHooks {
   std::function<std::uint64_t()> load;        // this server's load for /v1/cluster and preconnect
   // Runs `work` on a node's home shard, with that shard's router and inbox.
   std::function<void(const std::string& node_id, std::function<void(core::Router&, inbox::Inbox&)> work)> on_home_shard;
+  // Runs `work` on a session's home shard, with that shard's sessions.
+  std::function<void(const std::string& session_id, std::function<void(session::Sessions&)> work)> on_session_home;
 };
 
 struct Authenticated {
@@ -64,6 +70,8 @@ class HttpApi final : public net::HttpHandler {
   void inbox_ack(const net::HttpRequest& request, net::Respond respond);
   void connection_close(const net::HttpRequest& request, net::Respond respond);
   void publish(const net::HttpRequest& request, net::Respond respond);
+  // session_routes.cpp: section 5, answered on the session's home shard.
+  void sessions(const net::HttpRequest& request, Route route, net::Respond respond);
   std::string server_json() const;
   bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 

@@ -58,6 +58,16 @@ std::string format_metrics(const MetricsSnapshot& s) {
   out += "allspark_inbox_dropped_total{reason=\"inbox_max\"} " + std::to_string(s.inbox_dropped_inbox_max) + "\n";
   out += "allspark_inbox_dropped_total{reason=\"retention\"} " + std::to_string(s.inbox_dropped_retention) + "\n";
   metric(out, "allspark_store_entries_written_total", "counter", "Inbox entries committed.", s.store_entries_written);
+  metric(out, "allspark_session_messages_total", "counter", "Messages to a whole session.", s.session_messages);
+  metric(out, "allspark_session_deliveries_total", "counter", "Session messages queued to member connections.",
+         s.session_deliveries);
+  metric(out, "allspark_store_log_entries_written_total", "counter",
+         "Session log entries committed (one per session message, whatever the number of members).",
+         s.log_entries_written);
+  out += "# HELP allspark_log_dropped_total Session log entries dropped by a limit (--log-max, --retention).\n"
+         "# TYPE allspark_log_dropped_total counter\n";
+  out += "allspark_log_dropped_total{reason=\"log_max\"} " + std::to_string(s.log_dropped_log_max) + "\n";
+  out += "allspark_log_dropped_total{reason=\"retention\"} " + std::to_string(s.log_dropped_retention) + "\n";
   metric(out, "allspark_store_entries_acked_total", "counter", "Inbox entries removed by acknowledgement.", s.store_entries_acked);
   metric(out, "allspark_store_transactions_total", "counter", "Store transactions committed.", s.store_transactions);
   metric(out, "allspark_store_queue_depth", "gauge", "Operations waiting for the store's thread.", s.store_queue_depth);

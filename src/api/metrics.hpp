@@ -34,6 +34,11 @@ struct MetricsSnapshot {
   std::uint64_t store_total_commit_us = 0;
   std::uint64_t inbox_dropped_inbox_max = 0;
   std::uint64_t inbox_dropped_retention = 0;
+  std::uint64_t session_messages = 0;          // session messages numbered by their home shard
+  std::uint64_t session_deliveries = 0;        // session messages queued to member connections
+  std::uint64_t log_entries_written = 0;       // session log entries committed
+  std::uint64_t log_dropped_log_max = 0;
+  std::uint64_t log_dropped_retention = 0;
   std::uint64_t webhook_posted = 0;
   std::uint64_t webhook_delivered = 0;
   std::uint64_t webhook_retried = 0;

@@ -47,7 +47,9 @@ HttpResponse publish_answer(const core::TrackResult& result) {
     answer.body += "{\"node_id\":\"" + result.stored[i].node_id + "\",\"seq\":" +  // ids need no escaping
                    std::to_string(result.stored[i].seq) + "}";
   }
-  answer.body += result.duplicate ? "],\"duplicate\":true}" : "]}";
+  answer.body += ']';
+  if (result.session_seq != 0) answer.body += ",\"session_seq\":" + std::to_string(result.session_seq);
+  answer.body += result.duplicate ? ",\"duplicate\":true}" : "}";
   return answer;
 }
 
@@ -100,10 +102,22 @@ void HttpApi::inbox_fetch(const HttpRequest& request, net::Respond respond) {
   if (from_seq && to_seq && *from_seq > *to_seq) {
     return respond(error_response(ErrorCode::bad_field, "from_seq is after to_seq"));
   }
-  if (request.query_param("session_id")) {
-    return respond(error_response(ErrorCode::unknown_session, "no such session"));  // sessions come later
-  }
   std::string node_id = who.claims.node_id;
+  if (auto session_id = request.query_param("session_id")) {
+    if (!protocol::is_valid_id(*session_id)) return respond(error_response(ErrorCode::bad_id, "session_id is not a valid id"));
+    // Section 6: a session's history, for its members and apps.
+    protocol::Role role = who.claims.role;
+    return hooks_.on_home_shard(node_id, [node_id, role, session_id = std::string(*session_id), from_seq, to_seq, limit,
+                                          respond](core::Router& router, inbox::Inbox& inbox) {
+      if (auto refused = inbox.may_read_log(node_id, role, session_id)) {
+        return respond(error_response(*refused, *refused == ErrorCode::unknown_session
+                                                    ? "session \"" + session_id + "\" does not exist"
+                                                    : "only members and apps read a session's log"));
+      }
+      inbox.fetch_log(router.node_here(node_id), session_id, from_seq, to_seq, limit.value_or(100),
+                      [respond](std::string payload) { respond(json_answer(std::move(payload))); });
+    });
+  }
   hooks_.on_home_shard(node_id, [node_id, from_seq, to_seq, limit, respond](core::Router& router, inbox::Inbox& inbox) {
     inbox.fetch(router.node_here(node_id), from_seq, to_seq, limit.value_or(100),
                 [respond](std::string payload) { respond(json_answer(std::move(payload))); });
@@ -122,13 +136,30 @@ void HttpApi::inbox_ack(const HttpRequest& request, net::Respond respond) {
     case protocol::JsonStatus::bad_json: return respond(error_response(ErrorCode::bad_json, scanner.error()));
   }
   std::optional<std::int64_t> seq;
+  std::optional<std::string> session_id;
   for (const protocol::JsonMember& member : scanner.members()) {
-    if (member.key == "session_id") return respond(error_response(ErrorCode::unknown_session, "no such session"));
+    if (member.key == "session_id") {
+      std::string scratch;
+      std::string_view value;
+      if (member.kind != protocol::JsonKind::string || !protocol::json_string_value(member.value, scratch, value) ||
+          !protocol::is_valid_id(value)) {
+        return respond(error_response(ErrorCode::bad_id, "session_id must be a valid session id"));
+      }
+      session_id = std::string(value);
+    }
     if (member.key == "seq" && member.kind == protocol::JsonKind::number) seq = protocol::json_integer(member.value);
   }
   if (!seq || *seq < 0) return respond(error_response(ErrorCode::bad_field, "\"seq\" must be a non-negative integer"));
   std::string node_id = who.claims.node_id;
   std::uint64_t up_to = static_cast<std::uint64_t>(*seq);
+  if (session_id) {
+    // Section 6: moves the node's cursor in that session, on the session's home shard.
+    session::Caller caller{node_id, who.claims.role};
+    return hooks_.on_session_home(*session_id, [caller, session_id = *session_id, up_to, respond](session::Sessions& sessions) {
+      session::Answer answer = sessions.acknowledge(caller, session_id, up_to);
+      respond(answer.error ? error_response(*answer.error, answer.message) : json_answer(answer.body));
+    });
+  }
   hooks_.on_home_shard(node_id, [node_id, up_to, respond](core::Router& router, inbox::Inbox& inbox) {
     inbox.acknowledge(router.node_here(node_id), up_to);
     respond(json_answer("{}"));

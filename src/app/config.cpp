@@ -317,7 +317,7 @@ void add_serve_flags(CLI::App& serve, std::vector<FlagCheck>& checks, RawFlags& 
              return std::nullopt;
            });
   add_text(serve, checks, raw.log_max, "--log-max", "N", "10000",
-           "most entries kept in one session's log (not available yet: comes with sessions)",
+           "most entries kept in one session's log; the oldest go first, counted",
            [&config](const std::string& v) -> std::optional<std::string> {
              const auto count = integer_in(v, 1, 1'000'000'000);
              if (!count) return "an integer from 1 to 1000000000";

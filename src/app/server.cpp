@@ -28,6 +28,7 @@
 #include "net/listener.hpp"
 #include "net/webhook.hpp"
 #include "net/shard.hpp"
+#include "session/sessions.hpp"
 #include "protocol/ids.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -135,7 +136,10 @@ int run_server(const ServeConfig& config) {
   boost::asio::io_context& io = *loops[0];
   // Declared after the io_contexts: destroyed (flushed, its thread joined)
   // before them, while store answers can still be posted to them.
-  store::StoreLimits limits{config.inbox_max, config.retention_seconds * 1000};
+  store::StoreLimits limits;
+  limits.inbox_max = config.inbox_max;
+  limits.log_max = config.log_max;
+  limits.retention_ms = config.retention_seconds * 1000;
   std::unique_ptr<store::Store> store =
       store::open_sqlite_store(config.store.substr(std::string("sqlite:").size()), error, limits);
   if (!store) {
@@ -144,6 +148,7 @@ int run_server(const ServeConfig& config) {
   }
   std::vector<std::unique_ptr<net::Shard>> shards;
   std::vector<std::unique_ptr<inbox::Inbox>> inboxes;  // one per shard, owned by its thread
+  std::vector<std::unique_ptr<session::Sessions>> sessions;  // one per shard, each a copy of every session
   net::ShardConfig shard_config;
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
@@ -164,6 +169,7 @@ int run_server(const ServeConfig& config) {
       inbox::TracksConfig{}.retry_window_ms);
   const auto memberships = store->load_client_nodes();
   const auto push_keys = store->load_push_keys();
+  const store::SessionsSnapshot session_snapshot = store->load_sessions();
   // The offline webhook has a thread of its own: a slow receiver never blocks a shard.
   std::unique_ptr<net::Webhook> webhook;
   if (!config.offline_webhook.empty()) {
@@ -185,11 +191,28 @@ int run_server(const ServeConfig& config) {
     inbox::InboxConfig inbox_config;
     inbox_config.post = [&shard](std::function<void()> work) { shard.post_work(std::move(work)); };
     if (webhook) inbox_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
+    inbox_config.session_access = [&sessions, i](std::string_view node_id, protocol::Role role,
+                                                 std::string_view session_id) {
+      return sessions[i]->may_read(node_id, role, session_id);
+    };
+    inbox_config.session_publish = [&sessions, i](core::Node& node, const protocol::Message& m, std::int64_t now_ms,
+                                                  std::function<void(core::TrackResult)> done) {
+      sessions[i]->publish_http(node, m, now_ms, std::move(done));
+    };
     inboxes.push_back(std::make_unique<inbox::Inbox>(shard.router(), *store, inbox_config));
     inboxes.back()->restore(inbox_states, push_keys);
     inboxes.back()->restore_acked_ids(acked_ids);
     shard.router().set_offline(inboxes.back().get());
     for (const auto& [client_id, node_id] : memberships) shards.back()->router().restore_member(client_id, node_id);
+    session::SessionsConfig sessions_config;
+    sessions_config.post_to = [&shards, &sessions](std::uint32_t to, std::function<void(session::Sessions&)> work) {
+      session::Sessions& there = *sessions[to];
+      shards[to]->post_work([&there, work = std::move(work)] { work(there); });
+    };
+    if (webhook) sessions_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
+    sessions.push_back(std::make_unique<session::Sessions>(shard.router(), *inboxes.back(), *store, sessions_config));
+    sessions.back()->restore(session_snapshot);
+    shard.router().set_sessions(sessions.back().get());
   }
   auto total_connections = [&shards] {
     std::uint64_t n = 0;
@@ -249,6 +272,13 @@ int run_server(const ServeConfig& config) {
     m.store_total_commit_us = ss.total_commit_us;
     m.inbox_dropped_inbox_max = ss.dropped_inbox_max;
     m.inbox_dropped_retention = ss.dropped_retention;
+    m.log_entries_written = ss.log_entries_written;
+    m.log_dropped_log_max = ss.log_dropped_log_max;
+    m.log_dropped_retention = ss.log_dropped_retention;
+    for (const auto& s : sessions) {
+      m.session_messages += s->counters().messages.get();
+      m.session_deliveries += s->counters().fanned_out.get();
+    }
     m.draining = draining;
     return api::format_metrics(m);
   };
@@ -258,6 +288,12 @@ int run_server(const ServeConfig& config) {
     net::Shard& shard = *shards[home];
     inbox::Inbox& inbox = *inboxes[home];
     shard.post_work([&shard, &inbox, work = std::move(work)] { work(shard.router(), inbox); });
+  };
+  hooks.on_session_home = [&shards, &sessions](const std::string& session_id,
+                                               std::function<void(session::Sessions&)> work) {
+    std::uint32_t home = shards[0]->router().home_of(session_id);
+    session::Sessions& there = *sessions[home];
+    shards[home]->post_work([&there, work = std::move(work)] { work(there); });
   };
   api::HttpApi http_api(api_config, now_seconds, hooks);
 

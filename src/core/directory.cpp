@@ -62,7 +62,8 @@ void Directory::detach(Connection& connection) {
   // A node of a client stays known, so that the client's offline nodes can be
   // told apart from unknown ones.
   // A node with an inbox keeps its seq, which only grows.
-  if (node->connections.empty() && node->client_id.empty() && node->last_seq == 0) nodes_.erase(node->id);
+  if (node->connections.empty() && node->client_id.empty() && node->last_seq == 0 && node->sessions == 0)
+    nodes_.erase(node->id);
 }
 
 }  // namespace allspark::core

@@ -22,6 +22,7 @@ struct Node {
   std::uint64_t last_seq = 0;            // inbox: the highest seq given (PROTOCOL.md section 6)
   std::uint64_t acked_seq = 0;           // inbox: everything up to here was acknowledged
   std::uint32_t home = 0;                // the shard that owns it; elsewhere it is a shadow
+  std::uint32_t sessions = 0;            // memberships: a member node stays known
 
   bool has_stored() const { return last_seq > acked_seq; }
 };

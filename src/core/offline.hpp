@@ -35,6 +35,7 @@ struct KeepRequest {
   bool ephemeral = false;
   bool ack = false;         // stored also for a live node, which gets the stored copy
   std::uint64_t track = 0;  // the sender shard's track (ack or a server publish); 0: none
+  std::string_view dest_alias;  // the recipient as the sender named it (its anonymous id), for -4
 };
 
 // What a server publish (POST /v1/messages) is answered with, or an ack's end.
@@ -43,6 +44,7 @@ struct TrackResult {
   bool duplicate = false;           // a retry of an id already acknowledged
   std::uint64_t delivered = 0;      // live connections written to
   std::vector<StoredCopy> stored;   // every copy kept in an inbox
+  std::uint64_t session_seq = 0;    // a message to a whole session: its place in the log
   std::optional<protocol::ErrorCode> error;  // a publish that could not be routed
   std::string error_message;
 };
@@ -83,6 +85,14 @@ class Offline {
   virtual void remember_client_node(std::string_view client_id, std::string_view node_id) = 0;
   // End of a batch: what was kept goes to the store in one call.
   virtual void end_batch() = 0;
+};
+
+// Messages naming dest_session_id (acks included) go to the session layer (src/session).
+class SessionHook {
+ public:
+  virtual ~SessionHook() = default;
+  virtual void on_message(Connection& from, const protocol::Message& message, std::int64_t now_ms) = 0;
+  virtual void end_batch() = 0;  // before the inbox's: private messages are kept there
 };
 
 }  // namespace allspark::core

@@ -7,7 +7,6 @@ namespace allspark::core {
 using protocol::ErrorCode;
 using protocol::Message;
 using protocol::Role;
-
 using protocol::append_id_field;
 using protocol::append_int;
 
@@ -80,6 +79,10 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
   // Section 4: a message waits behind the same connection's earlier ones
   // while those are being stored.
   if (from.waiting && offline_ != nullptr && offline_->hold(from, text, m)) return;
+  if (!m.dest_session_id.empty() && sessions_ != nullptr) {
+    sessions_->on_message(from, m, now_ms);  // acks to a session included
+    return;
+  }
   if (m.type == -7 && offline_ != nullptr) {
     offline_->acknowledge(from, m);
     return;
@@ -94,7 +97,7 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
                "type " + std::to_string(m.type) + " is not a message type this server accepts");
     return;
   }
-  if (!m.dest_session_id.empty()) {
+  if (!m.dest_session_id.empty()) {  // a router without sessions (unit tests)
     send_error(sender, m.id, ErrorCode::unknown_session,
                "session \"" + std::string(m.dest_session_id) + "\" does not exist");
     return;
@@ -103,7 +106,8 @@ void Router::on_message(Connection& from, std::string_view text, std::int64_t no
   route(from, m, now_ms);
 }
 
-void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std::function<void(TrackResult)> done) {
+void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std::function<void(TrackResult)> done,
+                   RouteAs as) {
   // The sender as recipients see it: only app and server roles speak for others.
   const Node* sender_node = from.node;
   std::string_view src_id = sender_node->id;
@@ -113,6 +117,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std:
     const Node* on_behalf = directory_.find_node(src_id);
     src_client_id = on_behalf != nullptr ? std::string_view(on_behalf->client_id) : std::string_view();
   }
+  if (!as.anonymous_src.empty()) src_id = as.anonymous_src, src_client_id = {};
   Sender sender{config_.shard, from.serial};
 
   // Section 6: with `ack` (and for a publish) the sender hears once every
@@ -159,7 +164,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std:
     if (slot < 0) {
       slot = static_cast<std::int64_t>(deliveries.size());
       deliveries.push_back({scratch_, {}, config_.shard, from.serial, std::string(m.id), std::string(src_id),
-                            m.ephemeral, m.ack, track, now_ms});
+                            m.ephemeral, m.ack, track, now_ms, std::string(as.dest_alias)});
       ++shards;
     }
     deliveries[static_cast<std::size_t>(slot)].nodes.emplace_back(node_id);
@@ -204,7 +209,7 @@ void Router::route(Connection& from, const Message& m, std::int64_t now_ms, std:
                  "client \"" + std::string(m.dest_client_id) + "\" has no live connection");
     }
   }
-  KeepRequest request{sender, m.id, src_id, m.ephemeral, m.ack, track};
+  KeepRequest request{sender, m.id, src_id, m.ephemeral, m.ack, track, as.dest_alias};
   for (Node* node : kept_nodes_) keep(*node, request, body, now_ms);
   body->release();
   if (track == 0) return;
@@ -220,7 +225,7 @@ void Router::receive(ShardMail mail) {
   for (const RemoteDelivery& delivery : mail.deliveries) {
     Body* body = Body::copy_of(delivery.body);
     KeepRequest request{{delivery.sender_shard, delivery.sender}, delivery.id, delivery.src_id, delivery.ephemeral,
-                        delivery.ack, delivery.track};
+                        delivery.ack, delivery.track, delivery.dest_alias};
     std::uint64_t delivered = 0;
     for (const std::string& node_id : delivery.nodes) {
       Node& node = node_here(node_id);
@@ -263,6 +268,7 @@ void Router::keep(Node& node, const KeepRequest& request, Body* body, std::int64
 }
 
 void Router::end_batch() {
+  if (sessions_ != nullptr) sessions_->end_batch();
   if (offline_ != nullptr) offline_->end_batch();
   for (std::uint32_t shard = 0; shard < config_.shards; ++shard) {
     if (outbox_[shard].empty()) continue;
@@ -310,13 +316,6 @@ std::size_t Router::close_node(std::string_view node_id, std::uint16_t code) {
     ++closed;
   }
   return closed;
-}
-
-void Router::send_control(Connection& connection, FrameKind kind, std::string_view payload) {
-  Body* body = Body::copy_of(payload);
-  // Control frames are tiny; they may pass the limit so a close always fits.
-  if (connection.queue.push({body, nullptr, 0, kind}, SIZE_MAX)) mark_dirty(connection);
-  body->release();
 }
 
 void Router::enqueue(Connection& to, const OutFrame& frame) {

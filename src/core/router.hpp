@@ -34,6 +34,9 @@ struct RouterConfig {
   std::function<void(std::uint32_t shard, ShardMail mail)> send_mail;
 };
 
+// A session's private message (src/session): an anonymous sender, and the recipient as named (for -4).
+struct RouteAs { std::string_view anonymous_src, dest_alias; };
+
 struct ConnectIdentity {
   std::string node_id;
   std::string client_id;
@@ -54,6 +57,7 @@ class Router {
   // Where messages for offline nodes go (src/inbox). Without one, an offline
   // node is answered "unavailable".
   void set_offline(Offline* offline) { offline_ = offline; }
+  void set_sessions(SessionHook* sessions) { sessions_ = sessions; }
   const RouterConfig& config() const { return config_; }
 
   // The shard that owns a node (a hash of its id).
@@ -72,16 +76,13 @@ class Router {
   // stored once every copy is stored (its routing errors go to no one:
   // `done` hears of no recipient).
   void route(Connection& from, const protocol::Message& message, std::int64_t now_ms,
-             std::function<void(TrackResult)> done = {});
+             std::function<void(TrackResult)> done = {}, RouteAs as = {});
   // A batch another shard handed over.
   void receive(ShardMail mail);
 
   // Closes every connection of a node homed here with `code` (4003: closed
   // by the application); returns how many.
   std::size_t close_node(std::string_view node_id, std::uint16_t code);
-
-  // Queues a control frame (ping, pong, close) on a connection.
-  void send_control(Connection& connection, FrameKind kind, std::string_view payload);
 
   // At start-up: client memberships.
   void restore_member(std::string_view client_id, std::string_view node_id);
@@ -111,10 +112,11 @@ class Router {
   const RouterCounters& counters() const { return counters_; }
   const Directory& directory() const { return directory_; }
 
- private:
   // Queues `body` (with the node's head) on every live connection of `node`
   // but `from`; returns how many.
   std::uint64_t deliver(Node& node, const Connection* from, Body* body);
+
+ private:
   void keep(Node& node, const KeepRequest& request, Body* body, std::int64_t now_ms);
   void join_client(Node& node, std::string_view client_id, bool tell_other_shards);
 
@@ -130,6 +132,7 @@ class Router {
   std::vector<ShardMail> outbox_;          // per shard, sent at end_batch
   std::unordered_map<std::uint64_t, Connection*> by_serial_;
   Offline* offline_ = nullptr;
+  SessionHook* sessions_ = nullptr;
   std::uint64_t route_mark_ = 0;
   std::uint64_t next_connection_ = 0;
   RouterCounters counters_;

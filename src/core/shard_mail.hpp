@@ -20,6 +20,7 @@ struct RemoteDelivery {
   bool ack = false;                // stored for live recipients too
   std::uint64_t track = 0;         // the sender shard's track, 0: none
   std::int64_t now_ms = 0;
+  std::string dest_alias;          // the recipient as the sender named it, for -4
 };
 
 struct RemoteFrame {

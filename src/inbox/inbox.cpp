@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "protocol/frames.hpp"
+#include "protocol/ids.hpp"
 #include "protocol/json.hpp"
 
 namespace allspark::inbox {
@@ -75,7 +76,8 @@ void Inbox::keep(core::Node& node, const core::KeepRequest& request, const core:
   entry.frame += ',';
   entry.frame += body.view();
   PendingReply& reply = pending_replies_.emplace_back(
-      PendingReply{request.sender, std::string(request.id), node.id, seq, std::string(request.src_id), -1, {}});
+      PendingReply{request.sender, std::string(request.id), node.id, seq, std::string(request.src_id), -1, {},
+                   std::string(request.dest_alias)});
   if (request.ack) reply.frame = entry.frame;
   if (request.track == 0) return;
   if (pending_reports_.empty() || !pending_reports_.back().open ||
@@ -147,7 +149,7 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
       }
       config_.notify(body + "}");
     }
-    router_.reply(pending.sender, protocol::offline_frame(pending.id, pending.node));
+    router_.reply(pending.sender, protocol::offline_frame(pending.id, pending.alias.empty() ? pending.node : pending.alias));
   }
   // After the -4s: the sender's -7 (or publish answer) comes once every shard reported.
   for (PendingReport& pending : reports) router_.report(pending.shard, std::move(pending.report));
@@ -179,11 +181,13 @@ void Inbox::remember_client_node(std::string_view client_id, std::string_view no
 // live message. What this batch kept for the node is submitted first so that
 // the replay sees it.
 void Inbox::on_attach(core::Connection& connection) {
-  if (!connection.node->has_stored()) return;
+  // A member of a session asks the store for the log after its cursors.
+  if (!connection.node->has_stored() && connection.node->sessions == 0) return;
   end_batch();
   auto replay = std::make_unique<Replay>();
   replay->after_seq = connection.node->acked_seq;
   replay->up_to = connection.node->last_seq;
+  replay->inbox_done = !connection.node->has_stored();
   connection.held = &replay->held;
   replays_.emplace(connection.serial, std::move(replay));
   fetch_page(connection);
@@ -198,6 +202,7 @@ void Inbox::on_detach(core::Connection& connection) {
 void Inbox::fetch_page(core::Connection& connection) {
   Replay& replay = *replays_.at(connection.serial);
   replay.fetching = true;
+  if (replay.inbox_done) return fetch_log_page(connection, replay);
   std::uint64_t serial = connection.serial;
   store_.fetch(connection.node->id, replay.after_seq, replay.up_to, 1000, config_.replay_page_bytes,
                [this, serial](std::vector<store::InboxEntry> entries, bool more) {
@@ -223,10 +228,22 @@ void Inbox::on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries
   }
   router_.mark_dirty(*connection);
   if (more) return;  // on_drained asks for the next page
-  // The backlog is out: the live frames that waited follow, in order.
-  connection->held = nullptr;
+  replay.inbox_done = true;
+  if (connection->node->sessions > 0) {
+    // Then the sessions' logs; straight away when nothing waits to be drained.
+    if (entries.empty()) fetch_page(*connection);
+    return;
+  }
+  end_replay(*connection);
+}
+
+// The backlog is out: the live frames that waited follow, in order.
+void Inbox::end_replay(core::Connection& connection) {
+  auto it = replays_.find(connection.serial);
+  Replay& replay = *it->second;
+  connection.held = nullptr;
   while (!replay.held.empty()) {
-    router_.enqueue(*connection, replay.held.at(0));
+    router_.enqueue(connection, replay.held.at(0));
     replay.held.pop_front();
   }
   replays_.erase(it);
@@ -284,6 +301,8 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
   std::optional<std::uint64_t> from_seq;
   std::optional<std::uint64_t> to_seq;
   std::int64_t limit = 100;
+  std::string_view session_id;
+  std::string unescaped;  // session_id, when its JSON text has escapes
   for (const protocol::JsonMember& member : fetch_scanner_.members()) {
     // -1 stands for "not an integer in range": every valid value is >= 0.
     std::int64_t number = -1;
@@ -295,12 +314,27 @@ void Inbox::request(core::Connection& connection, const protocol::Message& m) {
       if (number < 1 || number > 1000) return refuse("limit must be an integer from 1 to 1000");
       limit = number;
     } else if (member.key == "session_id") {
-      // Session logs come with sessions: no session exists yet.
-      return router_.send_error(sender, m.id, ErrorCode::unknown_session, "no such session");
+      if (member.kind != JsonKind::string || !protocol::json_string_value(member.value, unescaped, session_id) ||
+          !protocol::is_valid_id(session_id)) {
+        return router_.send_error(sender, m.id, ErrorCode::bad_id, "session_id must be a valid session id");
+      }
     }
   }
   if (from_seq && to_seq && *from_seq > *to_seq) return refuse("from_seq is after to_seq");
   std::string id(m.id);
+  if (!session_id.empty()) {
+    // Section 6: members and apps read a session's history, whatever the cursor.
+    if (auto refused = may_read_log(connection.node->id, connection.role, session_id)) {
+      if (*refused == ErrorCode::session_unauthorized) {
+        return router_.reply(sender, protocol::unauthorized_frame(m.id, session_id, "not a member of the session"));
+      }
+      return router_.send_error(sender, m.id, *refused, "session \"" + std::string(session_id) + "\" does not exist");
+    }
+    return fetch_log(*connection.node, std::string(session_id), from_seq, to_seq, static_cast<std::size_t>(limit),
+                     [this, sender, id](std::string payload) {
+                       router_.reply(sender, protocol::config_response_frame(id, payload));
+                     });
+  }
   fetch(*connection.node, from_seq, to_seq, static_cast<std::size_t>(limit), [this, sender, id](std::string payload) {
     router_.reply(sender, protocol::config_response_frame(id, payload));
   });

@@ -35,6 +35,15 @@ struct InboxConfig {
   // with the JSON body of one POST per message stored for an offline node.
   // Empty: no webhook.
   std::function<void(std::string body)> notify;
+  // Section 6: may a node (with its role) read a session's log? nullopt: yes;
+  // else unknown_session or session_unauthorized. Empty: there are no sessions.
+  std::function<std::optional<protocol::ErrorCode>(std::string_view node_id, protocol::Role role,
+                                                   std::string_view session_id)>
+      session_access;
+  // POST /v1/messages to a session: the session layer routes it (on this shard).
+  std::function<void(core::Node& node, const protocol::Message& message, std::int64_t now_ms,
+                     std::function<void(core::TrackResult)> done)>
+      session_publish;
   // Acks and publishes; its `post` is this config's, its clock the system's when empty.
   TracksConfig tracks;
 };
@@ -79,6 +88,14 @@ class Inbox final : public core::Offline {
   void fetch(const core::Node& node, std::optional<std::uint64_t> from_seq, std::optional<std::uint64_t> to_seq,
              std::size_t limit, std::function<void(std::string payload)> done);
   void acknowledge(core::Node& node, std::uint64_t seq);
+  // A session's log (session_log.cpp), framed for `node`, who may read it.
+  void fetch_log(const core::Node& node, std::string session_id, std::optional<std::uint64_t> from_seq,
+                 std::optional<std::uint64_t> to_seq, std::size_t limit, std::function<void(std::string payload)> done);
+  std::optional<protocol::ErrorCode> may_read_log(std::string_view node_id, protocol::Role role,
+                                                  std::string_view session_id) const {
+    if (!config_.session_access) return protocol::ErrorCode::unknown_session;
+    return config_.session_access(node_id, role, session_id);
+  }
   // POST /v1/messages (publish.cpp), on the home shard of `node_id`: routes
   // `text` as an app speaking for that node; `done` gets what was delivered
   // and stored, or the error, once every copy is stored.
@@ -97,6 +114,7 @@ class Inbox final : public core::Offline {
     std::string src_id;  // the sender, for the webhook
     std::int64_t report = -1;  // its track's entry in the batch's reports, if tracked
     std::string frame;   // with `ack`: the stored copy, for the node's live connections
+    std::string alias;   // the recipient as the sender named it (an anonymous id), for -4
   };
   // One tracked delivery's copies in a batch, reported once they are stored.
   struct PendingReport {
@@ -109,6 +127,9 @@ class Inbox final : public core::Offline {
     std::uint64_t up_to = 0;  // what was stored before the connection: later copies come live
     core::SendQueue held;  // live frames that arrived during the replay
     bool fetching = false;
+    bool inbox_done = false;  // then the sessions' logs, after the node's cursors
+    std::string after_session;
+    std::uint64_t after_session_seq = 0;
   };
 
   void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);
@@ -118,6 +139,9 @@ class Inbox final : public core::Offline {
   static constexpr std::size_t max_push_key_bytes = 4096;
   void fetch_page(core::Connection& connection);
   void on_page(std::uint64_t serial, std::vector<store::InboxEntry> entries, bool more);
+  void fetch_log_page(core::Connection& connection, Replay& replay);
+  void on_log_page(std::uint64_t serial, std::vector<store::LogEntry> entries, bool more);
+  void end_replay(core::Connection& connection);
 
 
   core::Router& router_;

@@ -20,7 +20,8 @@ void Inbox::publish(std::string_view node_id, std::string_view text, std::int64_
   if (!publish_decoder_.decode(text, m, error)) return refuse(error.code, error.message);
   if (m.type < 0) return refuse(ErrorCode::bad_field, "a published message needs a type >= 0");
   if (!m.dest_session_id.empty()) {
-    return refuse(ErrorCode::unknown_session, "session \"" + std::string(m.dest_session_id) + "\" does not exist");
+    if (!config_.session_publish) return refuse(ErrorCode::unknown_session, "no such session");
+    return config_.session_publish(router_.node_here(node_id), m, now_ms, std::move(done));
   }
   if (m.dest_id.empty() && m.dest_client_id.empty()) {  // a publish is never a ping
     return refuse(ErrorCode::no_destination, "a published message needs dest_id or dest_client_id");

@@ -40,6 +40,15 @@ Opcode opcode_of(core::FrameKind kind) {
   return Opcode::text;
 }
 
+// Queues a control frame (ping, pong, close). Control frames are tiny; they
+// may pass the queue's limit so that a close always fits.
+void send_control(core::Router& router, core::Connection& connection, core::FrameKind kind,
+                  std::string_view payload) {
+  core::Body* body = core::Body::copy_of(payload);
+  if (connection.queue.push({body, nullptr, 0, kind}, SIZE_MAX)) router.mark_dirty(connection);
+  body->release();
+}
+
 // RFC 6455 7.4: close codes a peer may send.
 bool is_valid_close_code(std::uint16_t code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
@@ -163,7 +172,7 @@ void Shard::ping_tick() {
       begin_close(*ws, 4000, "no answer to 3 pings");
     } else if (silent >= 1) {
       counters_.pings_sent.add();
-      router_.send_control(ws->core, core::FrameKind::ping, {});
+      send_control(router_, ws->core, core::FrameKind::ping, {});
     }
   }
   flush_dirty();
@@ -281,7 +290,7 @@ void Shard::on_message(WsConnection& ws, std::string_view text) {
 
 void Shard::on_control(WsConnection& ws) {
   if (ws.frame_opcode == Opcode::ping) {
-    router_.send_control(ws.core, core::FrameKind::pong, ws.control);
+    send_control(router_, ws.core, core::FrameKind::pong, ws.control);
   } else if (ws.frame_opcode == Opcode::close) {
     // RFC 6455 5.5.1 and 7.4: echo the peer's code, then close the TCP side.
     std::string_view payload = ws.control;
@@ -318,7 +327,7 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   ws.core.close_code = code;
   ws.closing_deadline_ms = now_ms_ + closing_grace_ms;
   if (code == 4001) ws.core.queue.drop_unstarted();  // a slow consumer's backlog is dropped
-  router_.send_control(ws.core, core::FrameKind::close, close_payload(code, reason));
+  send_control(router_, ws.core, core::FrameKind::close, close_payload(code, reason));
   closing_.push_back(&ws);
   std::string().swap(ws.message);
 }

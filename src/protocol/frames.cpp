@@ -61,6 +61,15 @@ std::string error_frame(std::string_view id, ErrorCode code, std::string_view me
   return out;
 }
 
+std::string unauthorized_frame(std::string_view id, std::string_view session_id, std::string_view message) {
+  std::string out = head("-5", id);
+  append_id_field(out, "dest_session_id", session_id);
+  out += ",\"payload\":{\"code\":\"session_unauthorized\",\"message\":";
+  append_json_string(out, message);
+  out += "}}";
+  return out;
+}
+
 std::string offline_frame(std::string_view id, std::string_view src_id) {
   std::string out = head("-4", id);
   append_id_field(out, "src_id", src_id);

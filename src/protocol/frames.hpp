@@ -27,6 +27,8 @@ std::string error_frame(std::string_view id, ErrorCode code, std::string_view me
 std::string offline_frame(std::string_view id, std::string_view src_id);
 // {"type":-7,"id"}: every copy of the sender's message `id` is stored.
 std::string stored_frame(std::string_view id);
+// {"type":-5,"id"?,"dest_session_id","payload":{"code":"session_unauthorized","message"}}
+std::string unauthorized_frame(std::string_view id, std::string_view session_id, std::string_view message);
 // {"type":-102,"id"?,"payload":<payload JSON>}
 std::string config_response_frame(std::string_view id, std::string_view payload);
 

@@ -287,14 +287,15 @@ TEST(Config, ServeHelpListsFlagsDefaultsAndWhatIsNotBuiltYet) {
   EXPECT_NE(help.find("0 lets the system pick a free port"), std::string::npos);
   EXPECT_NE(help.find("one shard each [number of cores]"), std::string::npos);
   EXPECT_NE(help.find("redis:// is for the cluster, not available yet"), std::string::npos);
-  // --log-max is checked but not in effect yet: redis://, it, and the
-  // closing line say so; nothing else does.
+  // Only redis:// is not in effect yet: it and the closing line say so;
+  // nothing else does (--log-max came with sessions).
   std::size_t not_yet = 0;
   for (std::size_t at = help.find("not available yet"); at != std::string::npos;
        at = help.find("not available yet", at + 1)) {
     ++not_yet;
   }
-  EXPECT_EQ(not_yet, 3u);
+  EXPECT_EQ(not_yet, 2u);
+  EXPECT_EQ(help.find("comes with sessions"), std::string::npos);
   EXPECT_EQ(help.find("comes with the inbox"), std::string::npos);
   // Every flag of part 2 is in effect now: none says "part 2".
   EXPECT_EQ(help.find("part 2"), std::string::npos);

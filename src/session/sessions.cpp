@@ -1,0 +1,379 @@
+// Messages to a session (PROTOCOL.md sections 4 and 6). The sender's shard
+// checks them against its copy of the session; a message to the whole
+// session goes to the session's home shard, which gives it the next
+// session_seq, appends it to the log (one entry, whatever the number of
+// members) and fans it out: to the members homed there at once, to every
+// other shard holding members in one hand-off per batch, each of which
+// delivers to its own members.
+#include "session/sessions.hpp"
+
+#include "protocol/frames.hpp"
+#include "protocol/json.hpp"
+
+namespace allspark::session {
+
+using protocol::ErrorCode;
+using protocol::Message;
+
+Sessions::Sessions(core::Router& router, core::Offline& offline, store::Store& store, SessionsConfig config)
+    : router_(router),
+      offline_(offline),
+      store_(store),
+      config_(std::move(config)),
+      shard_(router.config().shard),
+      outbox_(router.config().shards),
+      random_(std::random_device{}()) {}
+
+Session* Sessions::find(std::string_view session_id) {
+  auto it = sessions_.find(std::string(session_id));
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+const Session* Sessions::find(std::string_view session_id) const {
+  auto it = sessions_.find(std::string(session_id));
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+core::Node* Sessions::local_node(std::string_view node_id) {
+  return router_.home_of(node_id) == shard_ ? &router_.node_here(node_id) : nullptr;
+}
+
+void Sessions::restore(const store::SessionsSnapshot& snapshot) {
+  for (const store::SessionRecord& record : snapshot.sessions) {
+    sessions_[record.session_id] = std::make_unique<Session>(record, router_.config().shards);
+  }
+  for (const store::SessionMember& member : snapshot.members) {
+    Session* session = find(member.session_id);
+    if (session == nullptr) continue;
+    session->add(member, local_node(member.node_id), router_.home_of(member.node_id));
+    by_node_[member.node_id].push_back(member.session_id);
+  }
+}
+
+void Sessions::refuse(core::Sender to, std::string_view id, ErrorCode code, std::string message) {
+  router_.send_error(to, id, code, message);
+}
+
+void Sessions::to_shard(std::uint32_t shard, std::function<void(Sessions&)> work) {
+  if (shard == shard_) {
+    work(*this);
+  } else {
+    outbox_[shard].push_back(std::move(work));
+  }
+}
+
+// Section 4: members only (else -5), unless the sender has the app role; a
+// private message or a game member's message goes to one member's inbox path.
+void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t now_ms) {
+  core::Sender sender{shard_, from.serial};
+  Session* session = find(m.dest_session_id);
+  if (session == nullptr) {
+    return refuse(sender, m.id, ErrorCode::unknown_session,
+                  "session \"" + std::string(m.dest_session_id) + "\" does not exist");
+  }
+  const Member* me = session->find(from.node->id);
+  const bool app = from.role != protocol::Role::node;
+  if (me == nullptr && (!app || m.type == -7)) {
+    router_.reply(sender, protocol::unauthorized_frame(m.id, m.dest_session_id,
+                                                       "node \"" + from.node->id + "\" is not a member of session \"" +
+                                                           session->id() + "\""));
+    return;
+  }
+  if (m.type == -7) return session_ack(from, m);
+  if (m.type < 0) {
+    return refuse(sender, m.id, ErrorCode::bad_field,
+                  "type " + std::to_string(m.type) + " is not a message type a session accepts");
+  }
+  std::string_view anonymous = me != nullptr ? std::string_view(me->anonymous_id) : std::string_view();
+  if (!m.dest_id.empty()) {
+    const Member* to = session->resolve(m.dest_id);
+    if (to == nullptr) {
+      return refuse(sender, m.id, ErrorCode::no_destination,
+                    "\"" + std::string(m.dest_id) + "\" is not a member of session \"" + session->id() + "\"");
+    }
+    return private_message(from, m, *to, anonymous, now_ms);
+  }
+  // Section 5: in a game session a member's message goes to the game master alone.
+  if (session->is_game() && !app && from.node->id != session->record().game_master_node_id) {
+    const Member* master = session->find(session->record().game_master_node_id);
+    if (master == nullptr) {
+      return refuse(sender, m.id, ErrorCode::no_destination, "the game master is not a member of the session");
+    }
+    return private_message(from, m, *master, anonymous, now_ms);
+  }
+
+  // The sender as members see it: its anonymous id hides its node and client.
+  std::string_view src_id = from.node->id;
+  std::string_view src_client_id = from.node->client_id;
+  if (!anonymous.empty()) {
+    src_id = anonymous;
+    src_client_id = {};
+  } else if (app && !m.src_id.empty()) {
+    src_id = m.src_id;
+    src_client_id = {};
+  }
+  std::uint64_t track = 0;
+  if (m.ack) {
+    track = offline_.open_track(&from, sender, from.node->id, m.id, true, {});
+    if (track == 0) return;  // a retry of a message already logged: answered
+    offline_.expect(track, 1);  // the home shard reports once the entry is committed
+  }
+  build_tail(src_id, src_client_id, now_ms, m);
+  Post post{session->id(), tail_, std::string(src_id), sender, track, m.ephemeral, now_ms, m.ack, {}};
+  to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
+}
+
+// The body after session_seq, serialised once for every member.
+void Sessions::build_tail(std::string_view src_id, std::string_view src_client_id, std::int64_t now_ms,
+                          const Message& m) {
+  tail_.clear();
+  protocol::append_id_field(tail_, "src_id", src_id);
+  if (!src_client_id.empty()) {
+    tail_ += ',';
+    protocol::append_id_field(tail_, "src_client_id", src_client_id);
+  }
+  tail_ += ",\"timestamp\":";
+  protocol::append_int(tail_, now_ms);
+  for (std::string_view member : m.forwarded) {
+    tail_ += ',';
+    tail_ += member;
+  }
+  tail_ += '}';
+}
+
+void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now_ms,
+                            std::function<void(core::TrackResult)> done) {
+  Session* session = find(m.dest_session_id);
+  core::TrackResult refused;
+  if (session == nullptr) {
+    refused.error = ErrorCode::unknown_session;
+    refused.error_message = "session \"" + std::string(m.dest_session_id) + "\" does not exist";
+    return done(std::move(refused));
+  }
+  core::Connection origin;  // the app, speaking for `node`; never a recipient
+  origin.node = &node;
+  origin.role = protocol::Role::app;
+  if (!m.dest_id.empty()) {
+    const Member* to = session->resolve(m.dest_id);
+    if (to == nullptr) {
+      refused.error = ErrorCode::no_destination;
+      refused.error_message = "\"" + std::string(m.dest_id) + "\" is not a member of the session";
+      return done(std::move(refused));
+    }
+    Message copy = m;
+    copy.dest_id = to->node_id;
+    copy.dest_client_id = {};
+    return router_.route(origin, copy, now_ms, std::move(done), {{}, to->anonymous_id});
+  }
+  build_tail(node.id, node.client_id, now_ms, m);
+  Post post{session->id(), tail_, node.id, {shard_, 0}, 0, m.ephemeral, now_ms, m.ack, std::move(done)};
+  to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
+}
+
+void Sessions::private_message(core::Connection& from, const Message& m, const Member& to,
+                               std::string_view anonymous_src, std::int64_t now_ms) {
+  Message copy = m;
+  copy.dest_id = to.node_id;
+  copy.dest_client_id = {};
+  router_.route(from, copy, now_ms, {}, {anonymous_src, to.anonymous_id});
+}
+
+// On the session's home shard.
+void Sessions::publish(Post post) {
+  Session* session = find(post.session_id);
+  if (session == nullptr) {  // deleted on the way
+    if (post.track != 0) router_.report(post.sender.shard, {post.track, false, 0, {}});
+    if (post.done) {
+      core::TrackResult refused;
+      refused.error = ErrorCode::unknown_session;
+      refused.error_message = "session \"" + post.session_id + "\" does not exist";
+      post.done(std::move(refused));
+    }
+    return refuse(post.sender, {}, ErrorCode::unknown_session, "session \"" + post.session_id + "\" does not exist");
+  }
+  counters_.messages.add();
+  if (post.ephemeral) return fan_out(*session, post.tail, post, 0);
+  std::uint64_t seq = session->next_seq();
+  std::string body = "\"session_seq\":";
+  protocol::append_int(body, static_cast<std::int64_t>(seq));
+  body += ',';
+  body += post.tail;
+  pending_log_.push_back({session->id(), seq, post.now_ms, body});
+  // Section 6: with `ack` the sender hears -7 once the entry is appended,
+  // before anyone gets it; a plain message goes at once, logged behind it.
+  if (post.ack) {
+    pending_appends_.push_back({std::move(post), std::move(body), seq});
+    return;
+  }
+  fan_out(*session, body, post, seq);
+}
+
+void Sessions::end_batch() {
+  if (!pending_log_.empty()) {
+    std::vector<store::LogEntry> entries;
+    entries.swap(pending_log_);
+    auto appends = std::make_shared<std::vector<Appending>>();
+    appends->swap(pending_appends_);
+    store_.append_log(std::move(entries), [this, appends](bool ok) {
+      config_.post_to(shard_, [appends, ok](Sessions& self) { self.on_appended(*appends, ok); });
+    });
+  }
+  if (!pending_cursors_.empty()) {
+    store_.move_cursors(std::move(pending_cursors_));
+    pending_cursors_.clear();
+  }
+  for (std::uint32_t shard = 0; shard < outbox_.size(); ++shard) {
+    if (outbox_[shard].empty()) continue;
+    std::vector<std::function<void(Sessions&)>> work;
+    work.swap(outbox_[shard]);
+    config_.post_to(shard, [work = std::move(work)](Sessions& there) {
+      for (const auto& step : work) step(there);
+    });
+  }
+}
+
+void Sessions::on_appended(std::vector<Appending>& appended, bool ok) {
+  for (Appending& entry : appended) {
+    if (entry.post.track != 0) router_.report(entry.post.sender.shard, {entry.post.track, ok, 0, {}});
+    if (!ok) {
+      if (entry.post.done) {
+        core::TrackResult failed;
+        failed.ok = false;
+        entry.post.done(std::move(failed));
+      }
+      continue;
+    }
+    if (Session* session = find(entry.post.session_id)) fan_out(*session, entry.body, entry.post, entry.seq);
+  }
+}
+
+void Sessions::fan_out(Session& session, const std::string& body, const Post& post, std::uint64_t seq) {
+  // Section 6: the webhook hears once of a logged message some member missed;
+  // a publish is answered with every connection written to. Both need every
+  // shard's part first.
+  const bool gather = (config_.notify && seq != 0) || post.done;
+  Gathered gathered{1, session.id(), seq, post.src_id, 0, {}, post.done};
+  gathered.delivered = deliver_local(session, body, post.sender, gather ? &gathered.offline : nullptr);
+  counters_.fanned_out.add(gathered.delivered);
+  std::uint64_t gather_id = gather ? ++next_gather_ : 0;
+  for (std::uint32_t shard = 0; shard < outbox_.size(); ++shard) {
+    if (shard == shard_ || !session.has_members_on(shard)) continue;
+    ++gathered.reports_left;
+    outbox_[shard].push_back([session_id = session.id(), body, except = post.sender, gather_id,
+                              home = shard_](Sessions& there) {
+      Session* copy = there.find(session_id);
+      std::vector<std::string> offline;
+      std::uint64_t delivered = 0;
+      if (copy != nullptr) delivered = there.deliver_local(*copy, body, except, gather_id != 0 ? &offline : nullptr);
+      there.counters_.fanned_out.add(delivered);
+      if (gather_id == 0) return;
+      there.to_shard(home, [gather_id, delivered, offline = std::move(offline)](Sessions& h) mutable {
+        h.gathered(gather_id, delivered, std::move(offline));
+      });
+    });
+  }
+  if (!gather) return;
+  if (--gathered.reports_left == 0) return finish(gathered);
+  gathering_.emplace(gather_id, std::move(gathered));
+}
+
+std::uint64_t Sessions::deliver_local(Session& session, const std::string& body, core::Sender except,
+                                      std::vector<std::string>* offline) {
+  const core::Connection* skip = except.shard == shard_ ? router_.find(except.serial) : nullptr;
+  core::Body* shared = core::Body::copy_of(body);
+  std::uint64_t written = 0;
+  for (core::Node* node : session.local()) {
+    if (node->connections.empty()) {
+      if (offline != nullptr) offline->push_back(node->id);
+      continue;
+    }
+    written += router_.deliver(*node, skip, shared);
+  }
+  shared->release();
+  return written;
+}
+
+void Sessions::gathered(std::uint64_t gather, std::uint64_t delivered, std::vector<std::string> offline) {
+  auto it = gathering_.find(gather);
+  if (it == gathering_.end()) return;
+  Gathered& entry = it->second;
+  entry.delivered += delivered;
+  entry.offline.insert(entry.offline.end(), std::make_move_iterator(offline.begin()),
+                       std::make_move_iterator(offline.end()));
+  if (--entry.reports_left > 0) return;
+  finish(entry);
+  gathering_.erase(it);
+}
+
+// Section 6: {"session_id", "session_seq", "src_id", "offline_node_ids"?},
+// the ids listed when they are at most 100.
+void Sessions::finish(Gathered& gathered) {
+  if (gathered.done) {
+    core::TrackResult result;
+    result.delivered = gathered.delivered;
+    result.session_seq = gathered.seq;
+    gathered.done(std::move(result));
+  }
+  const std::vector<std::string>& offline = gathered.offline;
+  if (!config_.notify || gathered.seq == 0 || offline.empty()) return;
+  const std::string& session_id = gathered.session_id;
+  const std::uint64_t seq = gathered.seq;
+  const std::string& src_id = gathered.src_id;
+  std::string body = "{";
+  protocol::append_id_field(body, "session_id", session_id);
+  body += ",\"session_seq\":";
+  protocol::append_int(body, static_cast<std::int64_t>(seq));
+  body += ',';
+  protocol::append_id_field(body, "src_id", src_id);
+  if (offline.size() <= 100) {
+    body += ",\"offline_node_ids\":[";
+    for (std::size_t i = 0; i < offline.size(); ++i) {
+      if (i > 0) body += ',';
+      body += '"' + offline[i] + '"';  // ids need no escaping
+    }
+    body += ']';
+  }
+  config_.notify(body + "}");
+}
+
+// Section 6: {"type": -7, "dest_session_id", "seq"} moves the member's cursor
+// on the session's home shard.
+void Sessions::session_ack(core::Connection& from, const Message& m) {
+  auto seq = m.seq.empty() ? std::nullopt : protocol::json_integer(m.seq);
+  if (!seq || *seq < 0) {
+    return refuse({shard_, from.serial}, m.id, ErrorCode::bad_field,
+                  "a session ack (type -7) needs \"seq\": a non-negative integer");
+  }
+  std::string session_id(m.dest_session_id);
+  to_shard(home_of(session_id), [session_id, node_id = from.node->id, seq = static_cast<std::uint64_t>(*seq)](
+                                    Sessions& home) { home.move_cursor(session_id, node_id, seq); });
+}
+
+// Never backwards; past the newest session_seq it stops at the newest.
+void Sessions::move_cursor(const std::string& session_id, const std::string& node_id, std::uint64_t seq) {
+  Session* session = find(session_id);
+  Member* member = session != nullptr ? session->find(node_id) : nullptr;
+  if (member == nullptr) return;
+  std::uint64_t cursor = std::min(seq, session->last_seq());
+  if (cursor <= member->cursor) return;
+  member->cursor = cursor;
+  pending_cursors_.push_back({session_id, node_id, {}, cursor});
+}
+
+Answer Sessions::acknowledge(const Caller& caller, const std::string& session_id, std::uint64_t seq) {
+  if (auto refused = may_read(caller.node_id, protocol::Role::node, session_id)) {
+    return {0, refused, *refused == ErrorCode::unknown_session ? "no such session" : "not a member of the session", {}};
+  }
+  move_cursor(session_id, caller.node_id, seq);
+  return {200, std::nullopt, {}, "{}"};
+}
+
+std::optional<ErrorCode> Sessions::may_read(std::string_view node_id, protocol::Role role,
+                                            std::string_view session_id) const {
+  const Session* session = find(session_id);
+  if (session == nullptr) return ErrorCode::unknown_session;
+  if (role == protocol::Role::node && session->find(node_id) == nullptr) return ErrorCode::session_unauthorized;
+  return std::nullopt;
+}
+
+}  // namespace allspark::session
