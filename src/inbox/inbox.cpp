@@ -178,12 +178,12 @@ void Inbox::remember_client_node(std::string_view client_id, std::string_view no
 }
 
 // Section 3: after the welcome, what the node has not acknowledged, before any
-// live message. What this batch kept for the node is submitted first so that
-// the replay sees it.
+// live message. What this batch kept for the node (and logged in its
+// sessions) is submitted first so that the replay sees it.
 void Inbox::on_attach(core::Connection& connection) {
   // A member of a session asks the store for the log after its cursors.
   if (!connection.node->has_stored() && connection.node->sessions == 0) return;
-  end_batch();
+  router_.end_batch();  // this batch's inbox copies and log entries first
   auto replay = std::make_unique<Replay>();
   replay->after_seq = connection.node->acked_seq;
   replay->up_to = connection.node->last_seq;
