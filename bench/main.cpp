@@ -19,7 +19,7 @@ constexpr const char* usage =
     "  ack     --pairs P (1) --window W (64) --recipient-ack N (32)\n"
     "                                        pairs with \"ack\": true: a message is in flight until its -7;\n"
     "                                        receivers acknowledge their inbox every N copies\n"
-    "  fanout  --members M --publishers S --window W\n"
+    "  fanout  --members M --publishers S --window W [--via session|client]\n"
     "                                        M nodes of one client, S publishers sending dest_client_id\n"
     "  idle    --connections C [--settle SECONDS (3)] [--hold SECONDS (0)]\n"
     "                                        C idle connections (one node each): server RSS per connection\n"

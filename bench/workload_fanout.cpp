@@ -1,11 +1,16 @@
-// `fanout`: M member connections, all nodes m<i> of one client ("room"), and S
-// publisher nodes p<j> of other clients sending `dest_client_id: "room"`.
-// Every message is delivered M times; a publisher's window counts messages
-// until all M copies have arrived.
+// `fanout`: M member connections, nodes m<i> of one session ("room"), and S
+// publisher nodes p<j> with the app role (which may send to any session
+// without being a member) sending `dest_session_id: "room"`. The session is
+// created over HTTP first. With `--via client` the members are instead the
+// nodes of one client and the publishers send `dest_client_id`. Every
+// message is delivered M times; a publisher's window counts messages until
+// all M copies have arrived.
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "http_call.hpp"
 #include "payload.hpp"
 #include "run_loop.hpp"
 #include "workloads.hpp"
@@ -28,24 +33,48 @@ struct Publisher {
 class FanoutWorkload {
  public:
   FanoutWorkload(ClientPool& pool, std::size_t members, std::size_t publishers, std::uint32_t window,
-                 std::size_t payload_bytes, const std::string& tag)
+                 std::size_t payload_bytes, const std::string& tag, bool via_session)
       : pool_(pool), members_(members), window_(window), payload_bytes_(payload_bytes) {
-    std::string room = "room." + tag;
-    for (std::size_t i = 0; i < members; ++i) member_conns_.push_back(pool.add(numbered_id("m", i, tag), room));
+    room_ = "room." + tag;
+    for (std::size_t i = 0; i < members; ++i) {
+      member_conns_.push_back(pool.add(numbered_id("m", i, tag), via_session ? std::string() : room_));
+    }
     publishers_.resize(publishers);
     for (std::size_t j = 0; j < publishers; ++j) {
       Publisher& p = publishers_[j];
       p.node = numbered_id("p", j, tag);
-      p.conn = pool.add(p.node, numbered_id("pub", j, tag));
+      p.conn = pool.add(p.node, numbered_id("pub", j, tag), via_session ? protocol::Role::app : protocol::Role::node);
       p.credit = window;
       p.ready = true;
       p.copies_left.assign(window, 0);
       ready_.push_back(static_cast<std::uint32_t>(j));
     }
-    prefix_ = message_prefix("dest_client_id", room);
+    prefix_ = message_prefix(via_session ? "dest_session_id" : "dest_client_id", room_);
     member_of_conn_.assign(pool.size(), not_member);
     for (std::size_t i = 0; i < members; ++i) member_of_conn_[member_conns_[i]] = static_cast<std::uint32_t>(i);
     expected_seq_.assign(members * publishers, 0);
+  }
+
+  // POST /v1/sessions {"session_id": room, "node_ids": members}, as an app.
+  bool create_session(const Endpoint& endpoint, const std::string& secret, std::string& error) const {
+    protocol::AuthClaims claims;
+    claims.node_id = "bench-app";
+    claims.role = protocol::Role::app;
+    std::string body = "{\"session_id\":\"" + room_ + "\",\"node_ids\":[";
+    for (std::size_t i = 0; i < member_conns_.size(); ++i) {
+      if (i > 0) body += ',';
+      body += '"' + pool_.node_id(member_conns_[i]) + '"';
+    }
+    body += "]}";
+    HttpAnswer answer;
+    std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!http_call(endpoint, "POST", "/v1/sessions", protocol::mint_auth_key(claims, secret, now, 3600), body, answer,
+                   error)) {
+      return false;
+    }
+    if (answer.status != 201) error = "POST /v1/sessions answered " + std::to_string(answer.status) + " " + answer.body;
+    return answer.status == 201;
   }
 
   bool sending = false;
@@ -138,6 +167,7 @@ class FanoutWorkload {
   std::size_t members_;
   std::uint32_t window_;
   std::size_t payload_bytes_;
+  std::string room_;
   std::string prefix_;
   std::vector<std::uint32_t> member_conns_;
   std::vector<std::uint32_t> member_of_conn_;  // by connection index
@@ -152,20 +182,29 @@ class FanoutWorkload {
 
 int run_fanout(ArgReader& args, const CommonOptions& options) {
   std::uint64_t members = 100, publishers = 1, window = 8;
+  std::string via = "session";
   if (!args.take_uint("--members", 1, 1000000, members) || !args.take_uint("--publishers", 1, 10000, publishers) ||
-      !args.take_uint("--window", 1, 1u << 16, window) || !args.finish()) {
-    std::fprintf(stderr, "allspark-bench fanout: %s\n", args.error().c_str());
+      !args.take_uint("--window", 1, 1u << 16, window) || !args.take_string("--via", via) ||
+      (via != "session" && via != "client") || !args.finish()) {
+    std::fprintf(stderr, "allspark-bench fanout: %s\n",
+                 args.error().empty() ? "--via is session or client" : args.error().c_str());
     return 2;
   }
-  ClientPool pool(Endpoint{options.host, options.port}, options.secret);
+  Endpoint endpoint{options.host, options.port};
+  ClientPool pool(endpoint, options.secret);
   FanoutWorkload workload(pool, members, publishers, static_cast<std::uint32_t>(window), options.payload_bytes,
-                          options.tag);
+                          options.tag, via == "session");
+  std::string error;
+  if (via == "session" && !workload.create_session(endpoint, options.secret, error)) {
+    std::fprintf(stderr, "allspark-bench fanout: cannot create the session: %s\n", error.c_str());
+    return 1;
+  }
   if (!connect_pool(pool, options)) return 1;
   Report report;
   report.workload = "fanout";
   report.rate_unit = "deliveries/s";
   report.setup = std::to_string(members) + " members " + std::to_string(publishers) + " publishers window " +
-                 std::to_string(window);
+                 std::to_string(window) + " via " + via;
   report.parameters = {{"members", static_cast<double>(members)},
                        {"publishers", static_cast<double>(publishers)},
                        {"window", static_cast<double>(window)},

@@ -61,10 +61,11 @@ std::uint32_t ClientPool::next_mask() {
   return static_cast<std::uint32_t>((random_state_ * 2685821657736338717ULL) >> 32);
 }
 
-std::uint32_t ClientPool::add(std::string node_id, std::string client_id) {
+std::uint32_t ClientPool::add(std::string node_id, std::string client_id, protocol::Role role) {
   protocol::AuthClaims claims;
   claims.node_id = node_id;
   claims.client_id = client_id;
+  claims.role = role;
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   NodeInfo info;
   info.auth_key = protocol::mint_auth_key(claims, secret_, now.count(), 24 * 3600);

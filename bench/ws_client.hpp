@@ -11,6 +11,7 @@
 
 #include "handshake.hpp"
 #include "net/frame_codec.hpp"
+#include "protocol/token.hpp"
 
 namespace allspark::bench {
 
@@ -68,7 +69,7 @@ class ClientPool {
 
   // Adds a connection for node `node_id` of client `client_id` (may be empty),
   // minting its auth key. Returns its index; nothing is connected yet.
-  std::uint32_t add(std::string node_id, std::string client_id);
+  std::uint32_t add(std::string node_id, std::string client_id, protocol::Role role = protocol::Role::node);
 
   // Runs the connect flow (preconnect, upgrade, welcome) of every connection
   // added and not yet open, with at most `batch` in progress at once. False

@@ -73,7 +73,7 @@ std::optional<BodyError> read_ids(const JsonMember& member, std::vector<std::str
     std::string_view value;
     if (!protocol::json_string_value(text.substr(0, end + 1), scratch, value)) return not_strings;
     if (!protocol::is_valid_id(value)) {
-      return BodyError{ErrorCode::bad_id, "\"" + std::string(value.substr(0, 140)) + "\" in " + std::string(member.key) +
+      return BodyError{ErrorCode::bad_id, std::string("\"").append(value.substr(0, 140)) + "\" in " + std::string(member.key) +
                                               " is not a valid id"};
     }
     out.emplace_back(value);

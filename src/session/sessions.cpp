@@ -89,7 +89,7 @@ void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t
     const Member* to = session->resolve(m.dest_id);
     if (to == nullptr) {
       return refuse(sender, m.id, ErrorCode::no_destination,
-                    "\"" + std::string(m.dest_id) + "\" is not a member of session \"" + session->id() + "\"");
+                    std::string("\"").append(m.dest_id) + "\" is not a member of session \"" + session->id() + "\"");
     }
     return private_message(from, m, *to, anonymous, now_ms);
   }
@@ -157,7 +157,7 @@ void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now
     const Member* to = session->resolve(m.dest_id);
     if (to == nullptr) {
       refused.error = ErrorCode::no_destination;
-      refused.error_message = "\"" + std::string(m.dest_id) + "\" is not a member of the session";
+      refused.error_message = std::string("\"").append(m.dest_id) + "\" is not a member of the session";
       return done(std::move(refused));
     }
     Message copy = m;
