@@ -20,7 +20,13 @@ constexpr const char* usage =
     "                                        pairs with \"ack\": true: a message is in flight until its -7;\n"
     "                                        receivers acknowledge their inbox every N copies\n"
     "  fanout  --members M --publishers S --window W [--via session|client]\n"
-    "                                        M nodes of one client, S publishers sending dest_client_id\n"
+    "                                        one session of M member nodes (created over HTTP), S app-role\n"
+    "                                        publishers sending dest_session_id (--via client: dest_client_id)\n"
+    "  rate    --rate R (20000) --pairs P (100)\n"
+    "                                        open loop: a message every 1/R s round robin over P pairs;\n"
+    "                                        latency from the scheduled send time (and from the actual one)\n"
+    "  connect --connections C (2000)        rounds of C authenticated connects (preconnect, upgrade,\n"
+    "                                        welcome), --connect-batch at once: connects/s, server CPU\n"
     "  idle    --connections C [--settle SECONDS (3)] [--hold SECONDS (0)]\n"
     "                                        C idle connections (one node each): server RSS per connection\n"
     "                                        (needs --server-pid) and connects/s; --hold keeps them open\n"
@@ -65,6 +71,8 @@ int main(int argc, char** argv) {
     if (workload == "ack") return run_ack(args, options);
     if (workload == "fanout") return run_fanout(args, options);
     if (workload == "idle") return run_idle(args, options);
+    if (workload == "rate") return run_rate(args, options);
+    if (workload == "connect") return run_connect(args, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "allspark-bench: %s\n", e.what());
     return 1;

@@ -25,6 +25,8 @@ workloads=(
   "pairs --pairs 500 --window 64"
   "fanout --members 1000 --publishers 4 --window 8"
   "ack --pairs 1 --window 64"
+  "rate --rate 20000 --pairs 100"
+  "connect --connections 2000"
 )
 
 [ -x "$build/allspark" ] && [ -x "$build/bench/allspark-bench" ] || {

@@ -63,8 +63,10 @@ void run_timeline(ClientPool& pool, Workload& workload, const CommonOptions& opt
   workload.sending = true;
   workload.refill(start);
   pool.flush();
+  int poll_ms = 1;
+  if constexpr (requires { Workload::busy_poll; }) poll_ms = Workload::busy_poll ? 0 : 1;
   for (;;) {
-    pool.poll(1, sink);
+    pool.poll(poll_ms, sink);
     std::int64_t now = monotonic_ns();
     if (stage == Stage::warmup && now >= measure_at) {
       measure_start = take_snapshot(tally, pool.counters(), options.server_pid);

@@ -151,6 +151,11 @@ std::string summary_line(const Report& r) {
                 static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.misrouted),
                 static_cast<unsigned long long>(r.out_of_order));
   std::string line = text;
+  if (r.latency.count() == 0) {  // a workload that times no message (connect)
+    std::size_t p50 = line.find(", p50 ");
+    std::size_t lost = line.find(", lost ");
+    line.erase(p50, lost - p50);
+  }
   if (r.errors > 0) line += ", errors " + std::to_string(r.errors) + " (first: " + r.first_error + ")";
   if (r.closed > 0) {
     line += ", connections closed " + std::to_string(r.closed);

@@ -72,6 +72,7 @@ struct CpuTime {
   double system_s = 0;
   double total() const { return user_s + system_s; }
   CpuTime operator-(const CpuTime& other) const { return {user_s - other.user_s, system_s - other.system_s}; }
+  CpuTime operator+(const CpuTime& other) const { return {user_s + other.user_s, system_s + other.system_s}; }
 };
 
 // This process (getrusage).

@@ -10,5 +10,7 @@ int run_pairs(ArgReader& args, const CommonOptions& options);
 int run_ack(ArgReader& args, const CommonOptions& options);  // workload_pairs.cpp: pairs with ack
 int run_fanout(ArgReader& args, const CommonOptions& options);
 int run_idle(ArgReader& args, const CommonOptions& options);
+int run_rate(ArgReader& args, const CommonOptions& options);
+int run_connect(ArgReader& args, const CommonOptions& options);
 
 }  // namespace allspark::bench
