@@ -454,6 +454,12 @@ void Shard::sweep() {
     if (ws->closing_deadline_ms <= now_ms_) expired.push_back(ws);
   }
   for (WsConnection* ws : expired) destroy(*ws);
+  // An idle connection holds no buffers (DESIGN.md): the ring its last
+  // frames grew goes back once it has drained. A busy connection allocates
+  // it again at most once a second.
+  for (WsConnection* ws : all_) {
+    if (ws->core.queue.empty()) ws->core.queue.clear();
+  }
   flush_dirty();
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](const boost::system::error_code& error) {
