@@ -84,7 +84,30 @@ void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t
     return refuse(sender, m.id, ErrorCode::bad_field,
                   "type " + std::to_string(m.type) + " is not a message type a session accepts");
   }
+  // The sender as members see it: an app may speak for a node (src_id), and
+  // an anonymous member's id hides its node and client.
+  std::string_view src_id = from.node->id;
+  std::string_view src_client_id = from.node->client_id;
+  if (app && !m.src_id.empty()) {
+    src_id = m.src_id;
+    const core::Node* node = router_.directory().find_node(src_id);
+    src_client_id = node != nullptr ? std::string_view(node->client_id) : std::string_view();
+    me = session->find(src_id);
+  }
   std::string_view anonymous = me != nullptr ? std::string_view(me->anonymous_id) : std::string_view();
+  if (!anonymous.empty()) {
+    src_id = anonymous;
+    src_client_id = {};
+  }
+  // Section 5: in a game session a member's message, private or not, goes to
+  // the game master alone.
+  if (session->is_game() && !app && from.node->id != session->record().game_master_node_id) {
+    const Member* master = session->find(session->record().game_master_node_id);
+    if (master == nullptr) {
+      return refuse(sender, m.id, ErrorCode::no_destination, "the game master is not a member of the session");
+    }
+    return private_message(from, m, *master, anonymous, now_ms);
+  }
   if (!m.dest_id.empty()) {
     const Member* to = session->resolve(m.dest_id);
     if (to == nullptr) {
@@ -93,25 +116,7 @@ void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t
     }
     return private_message(from, m, *to, anonymous, now_ms);
   }
-  // Section 5: in a game session a member's message goes to the game master alone.
-  if (session->is_game() && !app && from.node->id != session->record().game_master_node_id) {
-    const Member* master = session->find(session->record().game_master_node_id);
-    if (master == nullptr) {
-      return refuse(sender, m.id, ErrorCode::no_destination, "the game master is not a member of the session");
-    }
-    return private_message(from, m, *master, anonymous, now_ms);
-  }
 
-  // The sender as members see it: its anonymous id hides its node and client.
-  std::string_view src_id = from.node->id;
-  std::string_view src_client_id = from.node->client_id;
-  if (!anonymous.empty()) {
-    src_id = anonymous;
-    src_client_id = {};
-  } else if (app && !m.src_id.empty()) {
-    src_id = m.src_id;
-    src_client_id = {};
-  }
   std::uint64_t track = 0;
   if (m.ack) {
     track = offline_.open_track(&from, sender, from.node->id, m.id, true, {});
@@ -119,7 +124,7 @@ void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t
     offline_.expect(track, 1);  // the home shard reports once the entry is committed
   }
   build_tail(src_id, src_client_id, now_ms, m);
-  Post post{session->id(), tail_, std::string(src_id), sender, track, m.ephemeral, now_ms, m.ack, {}};
+  Post post{session->id(), tail_, std::string(src_id), sender, track, m.ephemeral, now_ms, m.ack, {}, std::string(m.id)};
   to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
 }
 
@@ -150,6 +155,9 @@ void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now
     refused.error_message = "session \"" + std::string(m.dest_session_id) + "\" does not exist";
     return done(std::move(refused));
   }
+  // An anonymous member is shown by its anonymous id also when an app speaks for it.
+  const Member* as = session->find(node.id);
+  std::string_view anonymous = as != nullptr ? std::string_view(as->anonymous_id) : std::string_view();
   core::Connection origin;  // the app, speaking for `node`; never a recipient
   origin.node = &node;
   origin.role = protocol::Role::app;
@@ -163,10 +171,15 @@ void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now
     Message copy = m;
     copy.dest_id = to->node_id;
     copy.dest_client_id = {};
-    return router_.route(origin, copy, now_ms, std::move(done), {{}, to->anonymous_id});
+    return router_.route(origin, copy, now_ms, std::move(done), {anonymous, to->anonymous_id});
   }
-  build_tail(node.id, node.client_id, now_ms, m);
-  Post post{session->id(), tail_, node.id, {shard_, 0}, 0, m.ephemeral, now_ms, m.ack, std::move(done)};
+  if (!anonymous.empty()) {
+    build_tail(anonymous, {}, now_ms, m);
+  } else {
+    build_tail(node.id, node.client_id, now_ms, m);
+  }
+  Post post{session->id(), tail_, std::string(anonymous.empty() ? std::string_view(node.id) : anonymous), {shard_, 0},
+            0, m.ephemeral, now_ms, m.ack, std::move(done), std::string(m.id)};
   to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
 }
 
@@ -189,7 +202,7 @@ void Sessions::publish(Post post) {
       refused.error_message = "session \"" + post.session_id + "\" does not exist";
       post.done(std::move(refused));
     }
-    return refuse(post.sender, {}, ErrorCode::unknown_session, "session \"" + post.session_id + "\" does not exist");
+    return refuse(post.sender, post.id, ErrorCode::unknown_session, "session \"" + post.session_id + "\" does not exist");
   }
   counters_.messages.add();
   if (post.ephemeral) return fan_out(*session, post.tail, post, 0);

@@ -115,6 +115,7 @@ class Sessions final : public core::SessionHook {
     std::int64_t now_ms = 0;
     bool ack = false;
     std::function<void(core::TrackResult)> done;  // a publish over HTTP
+    std::string id;  // the message id, for an error
   };
   // An `ack` message, numbered, waiting for its log entry to be committed.
   struct Appending {
