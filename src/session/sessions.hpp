@@ -17,6 +17,7 @@
 
 #include "core/offline.hpp"
 #include "core/router.hpp"
+#include "protocol/session_request.hpp"
 #include "session/session.hpp"
 #include "store/store.hpp"
 
@@ -49,16 +50,7 @@ struct Answer {
 using Done = std::function<void(Answer)>;
 
 // POST /v1/sessions, its body already checked.
-struct CreateRequest {
-  std::string session_id;  // empty: one is generated
-  std::int64_t session_type = 0;
-  std::string game_master_node_id;  // empty: the owner
-  bool anyone_can_join = false;
-  bool allow_anonymous = false;
-  bool anonymous = false;
-  std::vector<std::string> node_ids;
-  std::string description = "null";  // a JSON string, or null
-};
+using CreateRequest = protocol::SessionCreate;
 
 // Written by the shard, read by /metrics.
 struct SessionCounters {
