@@ -97,12 +97,20 @@ bool ArgReader::take_common(CommonOptions& out) {
             take_uint("--payload", 30, 1 << 20, payload) &&
             take_uint("--connect-batch", 1, 100000, batch) && take_string("--tag", out.tag) &&
             take_switch("--json", out.json);
+  std::string peer = peer_name(out.peer);
+  ok = ok && take_string("--peer", peer);
   if (!ok) return false;
+  if (auto kind = peer_from_name(peer)) {
+    out.peer = *kind;
+  } else {
+    error_ = "--peer: expected allspark, nats, mqtt, socketio or ws, got '" + peer + "'";
+    return false;
+  }
   out.port = static_cast<std::uint16_t>(port);
   out.server_pid = static_cast<int>(pid);
   out.payload_bytes = payload;
   out.connect_batch = batch;
-  if (out.secret.empty()) {
+  if (out.secret.empty() && out.peer == Peer::allspark) {
     error_ = "--secret is required (the server's secret: the generator mints its own auth keys)";
     return false;
   }

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "peer.hpp"
+
 namespace allspark::bench {
 
 struct CommonOptions {
@@ -21,6 +23,7 @@ struct CommonOptions {
   std::size_t connect_batch = 128;  // handshakes in progress at once
   std::string tag;               // appended to node ids so runs never share a node (default: random)
   bool json = false;
+  Peer peer = Peer::allspark;    // --peer: the server's kind (bench/compare.sh)
 };
 
 // The argv of one workload, after the subcommand. Each take_* removes the flag

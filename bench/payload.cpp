@@ -200,7 +200,7 @@ Delivery read_delivery(std::string_view text, std::string_view my_node) {
       if (have_seq && !d.src_id.empty() && !d.dest_id.empty()) break;
     } else if (key == "src_id") {
       if (auto v = leading_string(rest)) d.src_id = *v;
-    } else if (key == "dest_id") {
+    } else if (key == "dest_id" || key == "room") {  // "room": the peers' fan-out (workload_fanout.cpp)
       if (auto v = leading_string(rest)) d.dest_id = *v;
     } else if (key == "type") {
       d.has_type = true;

@@ -25,7 +25,7 @@ struct Delivery {
   std::uint64_t inbox_seq = 0;  // the server's "seq" of a stored copy (ack), 0 when live
   std::int64_t sent_ns = 0;   // payload "t"
   std::string_view src_id;
-  std::string_view dest_id;
+  std::string_view dest_id;   // or "room" (a peer's fan-out)
   bool has_type = false;      // a "type" member: a protocol frame (error, section 7/8), never ours
   bool complete = false;      // k, t, src_id and dest_id were all found
 };

@@ -59,6 +59,7 @@ bool connect_pool(ClientPool& pool, const CommonOptions& options, double* second
 }
 
 int finish_run(ClientPool& pool, const CommonOptions& options, Report& report) {
+  if (options.peer != Peer::allspark) report.setup += std::string(", peer ") + peer_name(options.peer);
   std::printf("%s\n", summary_line(report).c_str());
   if (options.json) std::printf("%s\n", json_line(report).c_str());
   std::fflush(stdout);

@@ -5,6 +5,9 @@
 // nodes of one client and the publishers send `dest_client_id`. Every
 // message is delivered M times; a publisher's window counts messages until
 // all M copies have arrived.
+// With --peer the members subscribe to the room (a NATS subject, an MQTT
+// topic, a Socket.IO or ws relay room) and each publisher sends
+// {"room":"room.<tag>","src_id":"p<j>.<tag>","payload":...} to it.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -27,6 +30,7 @@ struct Publisher {
   std::uint32_t credit = 0;
   bool ready = false;
   std::string node;                 // p<j>.tag
+  std::string prefix;               // peers: {"room":"room.tag","src_id":"p<j>.tag","payload":
   std::vector<std::uint32_t> copies_left;  // by seq % window: members still to receive it
 };
 
@@ -34,10 +38,12 @@ class FanoutWorkload {
  public:
   FanoutWorkload(ClientPool& pool, std::size_t members, std::size_t publishers, std::uint32_t window,
                  std::size_t payload_bytes, const std::string& tag, bool via_session)
-      : pool_(pool), members_(members), window_(window), payload_bytes_(payload_bytes) {
+      : pool_(pool), members_(members), window_(window), payload_bytes_(payload_bytes),
+        peer_(pool.peer() != Peer::allspark) {
     room_ = "room." + tag;
     for (std::size_t i = 0; i < members; ++i) {
       member_conns_.push_back(pool.add(numbered_id("m", i, tag), via_session ? std::string() : room_));
+      if (peer_) pool.subscribe(member_conns_.back(), room_);
     }
     publishers_.resize(publishers);
     for (std::size_t j = 0; j < publishers; ++j) {
@@ -47,6 +53,7 @@ class FanoutWorkload {
       p.credit = window;
       p.ready = true;
       p.copies_left.assign(window, 0);
+      p.prefix = "{\"room\":\"" + room_ + "\",\"src_id\":\"" + p.node + "\",\"payload\":";
       ready_.push_back(static_cast<std::uint32_t>(j));
     }
     prefix_ = message_prefix(via_session ? "dest_session_id" : "dest_client_id", room_);
@@ -107,8 +114,8 @@ class FanoutWorkload {
       for (; p.credit > 0; --p.credit) {
         p.copies_left[p.next_seq % window_] = static_cast<std::uint32_t>(members_);
         scratch_.clear();
-        append_message(scratch_, prefix_, p.next_seq++, now_ns, payload_bytes_);
-        pool_.queue_text(p.conn, scratch_);
+        append_message(scratch_, peer_ ? p.prefix : prefix_, p.next_seq++, now_ns, payload_bytes_);
+        pool_.queue_message(p.conn, room_, scratch_);
         ++tally_.sent;
       }
     }
@@ -131,7 +138,7 @@ class FanoutWorkload {
     if (!d.complete) return tally_.error(pool_.node_id(conn) + " got an unreadable message " + std::string(text));
     std::uint32_t member = member_of_conn_[conn];
     std::size_t j = publisher_index(d.src_id);
-    if (member == not_member || j == publishers_.size() || d.dest_id != pool_.node_id(conn)) {
+    if (member == not_member || j == publishers_.size() || d.dest_id != (peer_ ? room_ : pool_.node_id(conn))) {
       ++tally_.misrouted;
       return;
     }
@@ -167,6 +174,7 @@ class FanoutWorkload {
   std::size_t members_;
   std::uint32_t window_;
   std::size_t payload_bytes_;
+  bool peer_;                                  // --peer other than allspark
   std::string room_;
   std::string prefix_;
   std::vector<std::uint32_t> member_conns_;
@@ -191,11 +199,11 @@ int run_fanout(ArgReader& args, const CommonOptions& options) {
     return 2;
   }
   Endpoint endpoint{options.host, options.port};
-  ClientPool pool(endpoint, options.secret);
+  ClientPool pool(endpoint, options.secret, options.peer);
   FanoutWorkload workload(pool, members, publishers, static_cast<std::uint32_t>(window), options.payload_bytes,
                           options.tag, via == "session");
   std::string error;
-  if (via == "session" && !workload.create_session(endpoint, options.secret, error)) {
+  if (options.peer == Peer::allspark && via == "session" && !workload.create_session(endpoint, options.secret, error)) {
     std::fprintf(stderr, "allspark-bench fanout: cannot create the session: %s\n", error.c_str());
     return 1;
   }
@@ -204,7 +212,7 @@ int run_fanout(ArgReader& args, const CommonOptions& options) {
   report.workload = "fanout";
   report.rate_unit = "deliveries/s";
   report.setup = std::to_string(members) + " members " + std::to_string(publishers) + " publishers window " +
-                 std::to_string(window) + " via " + via;
+                 std::to_string(window) + (options.peer == Peer::allspark ? " via " + via : std::string(" to a room"));
   report.parameters = {{"members", static_cast<double>(members)},
                        {"publishers", static_cast<double>(publishers)},
                        {"window", static_cast<double>(window)},

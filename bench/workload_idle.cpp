@@ -180,6 +180,10 @@ void stay_idle(ClientPool& pool, double seconds, double every_s, const char* sta
 }  // namespace
 
 int run_idle(ArgReader& args, const CommonOptions& options) {
+  if (options.peer != Peer::allspark) {
+    std::fprintf(stderr, "allspark-bench idle: --peer %s: idle measures Allspark only\n", peer_name(options.peer));
+    return 2;
+  }
   std::uint64_t connections = 0;
   double settle_s = 3, hold_s = 0;
   if (!args.take_uint("--connections", 1, 10'000'000, connections) ||

@@ -38,8 +38,8 @@ std::int64_t monotonic_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-ClientPool::ClientPool(Endpoint endpoint, std::string secret)
-    : endpoint_(std::move(endpoint)), secret_(std::move(secret)), read_buffer_(read_buffer_bytes) {
+ClientPool::ClientPool(Endpoint endpoint, std::string secret, Peer peer)
+    : endpoint_(std::move(endpoint)), secret_(std::move(secret)), peer_(peer), stream_peer_(peer_is_stream(peer)), read_buffer_(read_buffer_bytes) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   std::random_device device;
@@ -68,7 +68,7 @@ std::uint32_t ClientPool::add(std::string node_id, std::string client_id, protoc
   claims.role = role;
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   NodeInfo info;
-  info.auth_key = protocol::mint_auth_key(claims, secret_, now.count(), 24 * 3600);
+  if (peer_ == Peer::allspark) info.auth_key = protocol::mint_auth_key(claims, secret_, now.count(), 24 * 3600);
   info.ws_key = make_ws_key(random_state_ ^ connections_.size(), next_mask() * 0x9E3779B97F4A7C15ULL);
   info.node_id = std::move(node_id);
   info.client_id = std::move(client_id);
@@ -178,7 +178,10 @@ bool ClientPool::connect_all(std::size_t batch, double timeout_s, std::string& e
   auto deadline = monotonic_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
   MessageSink none;
   while (handshakes_done_ < todo.size()) {
-    while (next < todo.size() && next - handshakes_done_ < batch) start_preconnect(todo[next++]);
+    while (next < todo.size() && next - handshakes_done_ < batch) {
+      std::uint32_t conn = todo[next++];
+      peer_ == Peer::allspark ? start_preconnect(conn) : start_peer_upgrade(conn);
+    }
     if (!first_error_.empty()) break;
     poll(5, none);
     flush();
@@ -263,6 +266,7 @@ void ClientPool::read_handshake(std::uint32_t conn) {
     return;
   }
   c.phase = Phase::welcome;
+  if (peer_ != Peer::allspark) on_peer_upgraded(conn);
   // What follows the 101 answer is frames: the welcome, perhaps more.
   std::string rest = c.carry.substr(header_bytes);
   c.carry.clear();
@@ -296,6 +300,9 @@ struct ClientPool::FrameEvents {
     Connection& c = pool.connections_[conn];
     if (!is_data(c.frame_op)) {
       c.control.append(bytes);
+    } else if (pool.stream_peer_) {
+      // NATS, MQTT: frames only carry a byte stream; operations are read as it comes.
+      if (c.fd >= 0) pool.on_stream(conn, bytes, now_ns, sink);
     } else if (chunk.size() == c.frame_length && c.frame_fin && c.frame_op != net::Opcode::continuation) {
       whole = bytes;  // the common case: no copy
     } else {
@@ -308,8 +315,8 @@ struct ClientPool::FrameEvents {
       std::string payload = std::move(c.control);
       c.control.clear();
       pool.on_control(conn, c.frame_op, payload);
-    } else if (c.frame_fin) {
-      if (c.frame_op == net::Opcode::binary) {
+    } else if (c.frame_fin && !pool.stream_peer_) {
+      if (c.frame_op == net::Opcode::binary && pool.peer_ == Peer::allspark) {
         ++pool.counters_.unexpected;
         c.message.clear();
       } else if (c.frame_op != net::Opcode::continuation && c.message.empty()) {
@@ -373,6 +380,7 @@ void ClientPool::on_control(std::uint32_t conn, net::Opcode op, std::string_view
 
 void ClientPool::on_text(std::uint32_t conn, std::string_view text, std::int64_t now_ns, const MessageSink& sink) {
   ++counters_.frames_received;
+  if (peer_ != Peer::allspark) return on_peer_text(conn, text, now_ns, sink);
   Connection& c = connections_[conn];
   if (c.phase == Phase::welcome) {
     if (!is_welcome(text)) return fail(conn, "expected the welcome frame, got " + std::string(text.substr(0, 200)));
@@ -390,16 +398,25 @@ void ClientPool::on_text(std::uint32_t conn, std::string_view text, std::int64_t
 void ClientPool::queue_text(std::uint32_t conn, std::string_view text) { queue_frame(conn, net::Opcode::text, text); }
 
 void ClientPool::queue_frame(std::uint32_t conn, net::Opcode op, std::string_view payload) {
+  queue_frame_parts(conn, op, payload, {}, {});
+}
+
+// One frame whose payload is head + body + tail (a peer's framing around the body).
+void ClientPool::queue_frame_parts(std::uint32_t conn, net::Opcode op, std::string_view head, std::string_view body,
+                                   std::string_view tail) {
   Connection& c = connections_[conn];
   if (c.fd < 0) return;
+  std::size_t size = head.size() + body.size() + tail.size();
   std::size_t old = c.out.size();
-  c.out.resize(old + 14 + payload.size());
+  c.out.resize(old + 14 + size);
   auto* p = reinterpret_cast<std::uint8_t*>(c.out.data() + old);
   std::uint32_t mask = next_mask();
-  std::size_t header = net::write_client_frame_header(p, op, true, payload.size(), mask);
-  std::memcpy(p + header, payload.data(), payload.size());
-  net::apply_mask(p + header, payload.size(), mask);
-  c.out.resize(old + header + payload.size());
+  std::size_t header = net::write_client_frame_header(p, op, true, size, mask);
+  if (!head.empty()) std::memcpy(p + header, head.data(), head.size());
+  if (!body.empty()) std::memcpy(p + header + head.size(), body.data(), body.size());
+  if (!tail.empty()) std::memcpy(p + header + head.size() + body.size(), tail.data(), tail.size());
+  net::apply_mask(p + header, size, mask);
+  c.out.resize(old + header + size);
   ++counters_.frames_sent;
   mark_dirty(conn);
 }

@@ -11,6 +11,7 @@
 
 #include "handshake.hpp"
 #include "net/frame_codec.hpp"
+#include "peer.hpp"
 #include "protocol/token.hpp"
 
 namespace allspark::bench {
@@ -20,7 +21,8 @@ struct Endpoint {
   std::uint16_t port = 8080;
 };
 
-// Receives every text message of an open connection. `now_ns` is the
+// Receives every text message of an open connection (for a peer: the body of
+// each delivery, without the peer's own framing). `now_ns` is the
 // monotonic clock right after the read that completed the message.
 struct MessageSink {
   void* context = nullptr;
@@ -58,11 +60,14 @@ struct Connection {
   std::string carry;           // an HTTP answer so far (while connecting)
   std::string message;         // a text message split across reads or fragments, so far
   std::string control;         // a control frame's payload split across reads, so far
+  std::string stream;          // NATS, MQTT: the start of an operation not all here yet
+  std::uint8_t greeting = 0;   // a peer's connect steps done after the upgrade (peer_pool.cpp)
 };
 
 class ClientPool {
  public:
-  ClientPool(Endpoint endpoint, std::string secret);
+  // `secret` mints Allspark's auth keys; a peer needs none.
+  ClientPool(Endpoint endpoint, std::string secret, Peer peer = Peer::allspark);
   ~ClientPool();
   ClientPool(const ClientPool&) = delete;
   ClientPool& operator=(const ClientPool&) = delete;
@@ -71,7 +76,12 @@ class ClientPool {
   // minting its auth key. Returns its index; nothing is connected yet.
   std::uint32_t add(std::string node_id, std::string client_id, protocol::Role role = protocol::Role::node);
 
-  // Runs the connect flow (preconnect, upgrade, welcome) of every connection
+  // A peer's connection receives what is sent to `name` (a NATS subject, an
+  // MQTT topic, a Socket.IO or ws relay room; the node id itself needs none
+  // on those two). Before connect_all; Allspark ignores it.
+  void subscribe(std::uint32_t conn, std::string name);
+
+  // Runs the connect flow (preconnect, upgrade, welcome; for a peer its own) of every connection
   // added and not yet open, with at most `batch` in progress at once. False
   // with `error` when one fails or `timeout_s` passes.
   bool connect_all(std::size_t batch, double timeout_s, std::string& error);
@@ -82,6 +92,11 @@ class ClientPool {
 
   // Appends one masked text frame to the connection's queue (RFC 6455 5.2, 5.3).
   void queue_text(std::uint32_t conn, std::string_view text);
+  // Queues `body` for `to` in the peer's framing (Allspark: the body is the
+  // whole frame and carries its own destination; NATS: PUB to the subject,
+  // with `reply` as reply subject when given; MQTT: PUBLISH to the topic;
+  // Socket.IO: a "msg" event; ws relay: the body).
+  void queue_message(std::uint32_t conn, std::string_view to, std::string_view body, std::string_view reply = {});
   // Writes every connection's queued frames: one send() per connection.
   void flush();
 
@@ -93,6 +108,9 @@ class ClientPool {
   Phase phase(std::uint32_t conn) const { return connections_[conn].phase; }
   const std::string& node_id(std::uint32_t conn) const { return nodes_[conn].node_id; }
   const PoolCounters& counters() const { return counters_; }
+  Peer peer() const { return peer_; }
+  // NATS: the subject of the delivery being handed to the sink (empty otherwise).
+  std::string_view current_subject() const { return current_subject_; }
   // The first failure of a connection (handshake or protocol error), if any.
   const std::string& first_error() const { return first_error_; }
 
@@ -100,10 +118,21 @@ class ClientPool {
   struct NodeInfo {  // cold: used while connecting
     std::string node_id, client_id, auth_key, ws_key;
     PreconnectAnswer answer;
+    std::vector<std::string> subscriptions;  // peers only
   };
 
   void start_preconnect(std::uint32_t conn);
   void start_upgrade(std::uint32_t conn);
+  // peer_pool.cpp: a peer's connect steps, frames and framing.
+  void start_peer_upgrade(std::uint32_t conn);
+  void on_peer_upgraded(std::uint32_t conn);
+  void on_peer_text(std::uint32_t conn, std::string_view text, std::int64_t now_ns, const MessageSink& sink);
+  void on_stream(std::uint32_t conn, std::string_view bytes, std::int64_t now_ns, const MessageSink& sink);
+  struct NatsEvents;
+  struct MqttEvents;
+  void become_open(std::uint32_t conn);
+  void queue_frame_parts(std::uint32_t conn, net::Opcode op, std::string_view head, std::string_view body,
+                         std::string_view tail);
   bool open_socket(std::uint32_t conn, const std::string& host, std::uint16_t port);
   void fail(std::uint32_t conn, std::string error);
   void on_event(std::uint32_t conn, std::uint32_t events, const MessageSink& sink);
@@ -122,6 +151,9 @@ class ClientPool {
 
   Endpoint endpoint_;
   std::string secret_;
+  Peer peer_;
+  bool stream_peer_;  // peer_is_stream(peer_)
+  std::string_view current_subject_;
   int epoll_fd_ = -1;
   std::vector<Connection> connections_;
   std::vector<NodeInfo> nodes_;
