@@ -227,9 +227,18 @@ void Sessions::end_batch() {
     entries.swap(pending_log_);
     auto appends = std::make_shared<std::vector<Appending>>();
     appends->swap(pending_appends_);
-    store_.append_log(std::move(entries), [this, appends](bool ok) {
+    // Section 6: a plain message's entry may wait a few milliseconds for
+    // company in its transaction (a crash may lose it); an `ack` waits for no one.
+    const bool background = appends->empty();
+    auto done = [this, appends](bool ok) {
+      if (appends->empty()) return;
       config_.post_to(shard_, [appends, ok](Sessions& self) { self.on_appended(*appends, ok); });
-    });
+    };
+    if (background) {
+      store_.append_log_background(std::move(entries), std::move(done));
+    } else {
+      store_.append_log(std::move(entries), std::move(done));
+    }
   }
   if (!pending_cursors_.empty()) {
     store_.move_cursors(std::move(pending_cursors_));

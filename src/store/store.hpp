@@ -81,6 +81,7 @@ struct StoreLimits {
   std::uint64_t inbox_max = 0;    // entries per node: the oldest go first
   std::uint64_t log_max = 0;      // entries per session log: the oldest go first
   std::int64_t retention_ms = 0;  // entries older than this are dropped
+  std::uint32_t linger_ms = 5;    // how long background work may wait for company in a transaction
 };
 
 struct AckedId {
@@ -145,6 +146,10 @@ class Store {
   // shard) and raises each session's last_seq; keeps at most log_max entries
   // per session. Entries of a session that no longer exists are skipped.
   virtual void append_log(std::vector<LogEntry> entries, std::function<void(bool ok)> done) = 0;
+  // The same for entries nobody waits for (plain session messages): their
+  // transaction may wait up to linger_ms for more work, so that one commit
+  // carries many. What is called later still sees them.
+  virtual void append_log_background(std::vector<LogEntry> entries, std::function<void(bool ok)> done) = 0;
   // A session's entries with after_seq < session_seq <= up_to_seq, oldest
   // first, limited as fetch() is; `last_seq` is the session's.
   virtual void fetch_log(std::string session_id, std::uint64_t after_seq, std::uint64_t up_to_seq,

@@ -29,8 +29,10 @@ bool InboxTables::open(Database db, std::string& error) {
        "ON CONFLICT (node_id) DO UPDATE SET push_key = excluded.push_key"},
       {&select_push_keys_, "SELECT node_id, push_key FROM push_key"},
       {&trim_,
+       // The newest `keep` seqs (a node's seqs are given one by one): a seek,
+       // where OFFSET ?2 walked `keep` rows on every append.
        "DELETE FROM inbox WHERE node_id = ?1 AND seq <= "
-       "(SELECT seq FROM inbox WHERE node_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"},
+       "(SELECT last_seq FROM node WHERE node_id = ?1) - ?2"},
       {&expire_, "DELETE FROM inbox WHERE stored_at_ms < ?1"},
       {&upsert_acked_id_,
        "INSERT INTO acked_id (node_id, id, at_ms) VALUES (?1, ?2, ?3) "

@@ -92,6 +92,7 @@ struct MoveCursorsOp {
 struct AppendLogOp {
   std::vector<LogEntry> entries;
   std::function<void(bool ok)> done;
+  bool background = false;  // nobody waits for it
 };
 struct FetchLogOp {
   std::string session_id;
@@ -132,5 +133,15 @@ template <typename Op>
 inline constexpr bool is_write =
     std::is_same_v<Op, AppendOp> || std::is_same_v<Op, AppendLogOp> || std::is_same_v<Op, CreateSessionOp> ||
     std::is_same_v<Op, DeleteSessionOp> || std::is_same_v<Op, PutMemberOp> || std::is_same_v<Op, RemoveMemberOp>;
+
+// Work nobody waits for: a batch of only these may wait a few milliseconds
+// for more before its transaction (group commit). Everything else (an
+// inbox append whose -4 waits, a fetch, an HTTP change) is answered at once.
+inline bool is_background(const Operation& op) {
+  if (const auto* append = std::get_if<AppendLogOp>(&op)) return append->background;
+  return std::holds_alternative<AckOp>(op) || std::holds_alternative<MoveCursorsOp>(op) ||
+         std::holds_alternative<AckedIdsOp>(op) || std::holds_alternative<ClientNodeOp>(op) ||
+         std::holds_alternative<PushKeyOp>(op);
+}
 
 }  // namespace allspark::store::sqlite

@@ -120,7 +120,11 @@ class SqliteStore final : public Store {
   void move_cursors(std::vector<SessionMember> cursors) override { push(MoveCursorsOp{std::move(cursors)}); }
 
   void append_log(std::vector<LogEntry> entries, std::function<void(bool ok)> done) override {
-    push(AppendLogOp{std::move(entries), std::move(done)});
+    push(AppendLogOp{std::move(entries), std::move(done), false});
+  }
+
+  void append_log_background(std::vector<LogEntry> entries, std::function<void(bool ok)> done) override {
+    push(AppendLogOp{std::move(entries), std::move(done), true});
   }
 
   void fetch_log(std::string session_id, std::uint64_t after_seq, std::uint64_t up_to_seq, std::size_t max_entries,
@@ -171,16 +175,19 @@ class SqliteStore final : public Store {
 
  private:
   void push(Operation op) {
-    bool was_empty = false;
+    bool wake = false;
     {
       const std::lock_guard lock(mutex_);
-      was_empty = queue_.empty();
+      const bool urgent = !sqlite::is_background(op);
+      // The thread sleeps on an empty queue, or lingers over background work
+      // until work someone waits for comes: one wake-up per batch, not one
+      // per call.
+      wake = queue_.empty() || (urgent && !urgent_queued_);
+      urgent_queued_ = urgent_queued_ || urgent;
       queue_.push_back(std::move(op));
       queue_depth_.store(queue_.size(), std::memory_order_relaxed);
     }
-    // The thread only sleeps on an empty queue: one wake-up per batch, not
-    // one per call.
-    if (was_empty) wake_.notify_one();
+    if (wake) wake_.notify_one();
   }
 
   void run() {
@@ -203,6 +210,14 @@ class SqliteStore final : public Store {
           wake_.wait(lock, woken);
         }
         if (queue_.empty()) return;  // stopping, and everything is done
+        // Group commit: background work alone (plain session log entries,
+        // acks, cursors) waits up to linger_ms for company, unless work that
+        // someone waits for arrives first.
+        if (!urgent_queued_ && !stopping_ && limits_.linger_ms > 0) {
+          wake_.wait_for(lock, std::chrono::milliseconds(limits_.linger_ms),
+                         [this] { return urgent_queued_ || stopping_; });
+        }
+        urgent_queued_ = false;
         // Everything queued goes into one transaction: the commit, not the
         // row, is what costs (DESIGN.md: 4-7 us per row at 256 per commit).
         batch.swap(queue_);
@@ -447,6 +462,7 @@ class SqliteStore final : public Store {
   std::condition_variable wake_;
   std::vector<Operation> queue_;  // guarded by mutex_
   bool stopping_ = false;         // guarded by mutex_
+  bool urgent_queued_ = false;    // guarded by mutex_: the queue holds work someone waits for
 
   std::atomic<std::uint64_t> entries_written_{0};
   std::atomic<std::uint64_t> entries_acked_{0};

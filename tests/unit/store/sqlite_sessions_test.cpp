@@ -455,3 +455,29 @@ TEST_F(SqliteSessionsTest, FailedTransactionFailsItsWritesAndRerunsCursorsAndRea
 }
 
 }  // namespace
+
+// Group commit: background entries (plain session messages) wait for company
+// in one transaction, yet everything called after them sees them, and work
+// someone waits for is not held back by them.
+TEST_F(SqliteSessionsTest, BackgroundEntriesShareATransactionAndAreSeenByWhatFollows) {
+  ASSERT_TRUE(create_now(session_for("s"), {{"s", "a", "", 0}}));
+  const std::uint64_t transactions_before = store->stats().transactions;
+  std::promise<void> all_done;
+  int done = 0;
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+    store->append_log_background({log_for("s", seq)}, [&](bool ok) {
+      EXPECT_TRUE(ok);
+      if (++done == 20) all_done.set_value();
+    });
+  }
+  // No flush: the store commits them on its own.
+  ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  // 20 calls, far fewer commits (one when they all arrived within the linger).
+  EXPECT_LT(store->stats().transactions - transactions_before, 20u);
+  EXPECT_EQ(store->stats().log_entries_written, 20u);
+
+  // A fetch called right after a background append sees it.
+  store->append_log_background({log_for("s", 21)}, [](bool) {});
+  EXPECT_EQ(seqs_of(fetch_log_now("s", 20)), std::vector<std::uint64_t>{21});
+  EXPECT_EQ(backlog_now("a", "", 0).entries.size(), 21u);
+}
