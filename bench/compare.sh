@@ -37,6 +37,7 @@ workloads=(
   "pairs --pairs 500 --window 64"
   "fanout --members 1000 --publishers 4 --window 8"
   "ack --pairs 1 --window 64"
+  "rate --rate 20000 --pairs 100"
 )
 has_ack() { [ "$1" = allspark ] || [ "$1" = nats ]; }
 
@@ -207,8 +208,9 @@ fi
     def server_name: if .workload == "ack" and .peer == "nats" then "NATS JetStream (file)" else names[.peer] end;
     def setup: if .workload == "pairs" then "pairs \(.pairs), window \(.window)"
                elif .workload == "fanout" then "fanout \(.members) members, \(.publishers) publishers, window \(.window)"
+               elif .workload == "rate" then "rate \(.target_rate | round) msg/s open loop, \(.pairs) pairs (latency from the schedule)"
                else "ack \(.pairs) publisher, window \(.window)" end;
-    group_by([.workload, .peer]) | sort_by(.[0] | [{"pairs": 0, "fanout": 1, "ack": 2}[.workload], {"allspark": 0, "nats": 1, "mqtt": 2, "socketio": 3, "ws": 4}[.peer]])
+    group_by([.workload, .peer]) | sort_by(.[0] | [{"pairs": 0, "fanout": 1, "ack": 2, "rate": 3}[.workload], {"allspark": 0, "nats": 1, "mqtt": 2, "socketio": 3, "ws": 4}[.peer]])
     | .[] | . as $runs
     | [($runs[0] | setup), ($runs[0] | server_name),
        ([$runs[] | "\(.rate | count)"] | join(" / ")) + " \($runs[0].rate_unit)",

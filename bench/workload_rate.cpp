@@ -26,6 +26,7 @@ struct RatePair {
   std::uint64_t received = 0;
   std::string prefix;
   std::string sender_node;
+  std::string receiver_node;  // also the peers' subject, topic or id
   std::vector<std::int64_t> sent_ns;  // actual send time by seq % send_ring
 };
 
@@ -39,9 +40,16 @@ class RateWorkload {
     for (std::size_t i = 0; i < pairs; ++i) {
       RatePair& p = pairs_[i];
       p.sender_node = numbered_id("s", i, tag);
+      p.receiver_node = numbered_id("r", i, tag);
       p.sender = pool.add(p.sender_node, numbered_id("cs", i, tag));
-      p.receiver = pool.add(numbered_id("r", i, tag), numbered_id("cr", i, tag));
-      p.prefix = message_prefix("dest_id", numbered_id("r", i, tag));
+      p.receiver = pool.add(p.receiver_node, numbered_id("cr", i, tag));
+      p.prefix = message_prefix("dest_id", p.receiver_node);
+      if (pool.peer() != Peer::allspark) {
+        // {"dest_id":"r<i>","src_id":"s<i>","payload": the layout Allspark delivers
+        p.prefix.resize(p.prefix.size() - std::string_view("\"payload\":").size());
+        p.prefix += "\"src_id\":\"" + p.sender_node + "\",\"payload\":";
+        pool.subscribe(p.receiver, p.receiver_node);
+      }
       p.sent_ns.assign(send_ring, 0);
     }
     pair_of_receiver_.assign(pool.size(), no_pair);
@@ -74,7 +82,7 @@ class RateWorkload {
       p.sent_ns[p.next_seq % send_ring] = now_ns;
       scratch_.clear();
       append_message(scratch_, p.prefix, p.next_seq++, due, payload_bytes_);
-      pool_.queue_text(p.sender, scratch_);
+      pool_.queue_message(p.sender, p.receiver_node, scratch_);
       ++tally_.sent;
       ++scheduled_;
     }
@@ -121,7 +129,7 @@ int run_rate(ArgReader& args, const CommonOptions& options) {
     std::fprintf(stderr, "allspark-bench rate: %s\n", args.error().c_str());
     return 2;
   }
-  ClientPool pool(Endpoint{options.host, options.port}, options.secret);
+  ClientPool pool(Endpoint{options.host, options.port}, options.secret, options.peer);
   RateWorkload workload(pool, pairs, static_cast<double>(rate), options.payload_bytes, options.tag);
   if (!connect_pool(pool, options)) return 1;
   Report report;
@@ -129,7 +137,7 @@ int run_rate(ArgReader& args, const CommonOptions& options) {
   report.setup = std::to_string(rate) + " msg/s over " + std::to_string(pairs) + " pairs";
   run_timeline(pool, workload, options, report);
   const LatencyHistogram& service = workload.service();
-  report.parameters = {{"rate", static_cast<double>(rate)},
+  report.parameters = {{"target_rate", static_cast<double>(rate)},
                        {"pairs", static_cast<double>(pairs)},
                        {"payload_bytes", static_cast<double>(options.payload_bytes)},
                        {"service_p50_us", static_cast<double>(service.quantile_ns(0.5)) / 1e3},
