@@ -1,9 +1,10 @@
 // Membership changes (PROTOCOL.md section 5). The session's home shard
-// decides a change and applies it at once, so the next change sees it; the
-// store keeps it; then every other shard applies the same change, in the same
-// order, and only then is the HTTP call answered: a node that left cannot
-// send one more message. Each shard announces a change (-100, -103, -104) to
-// the members homed there.
+// decides a change; once the store has it, the home shard applies it, then
+// every other shard, in the same order, and only then is the HTTP call
+// answered: a node that left cannot send one more message. Later changes of
+// the same session wait meanwhile, so each is decided on the state before
+// it. Each shard announces a change (-100, -103, -104) to the members homed
+// there.
 #include <algorithm>
 #include <atomic>
 
@@ -68,6 +69,10 @@ std::string Sessions::new_anonymous_id(const Session& session) {
 
 void Sessions::create(const Caller& caller, CreateRequest request, std::int64_t now_ms, Done done) {
   if (request.session_id.empty()) request.session_id = new_session_id();
+  std::string id = request.session_id;
+  if (park(id, [this, caller, request, now_ms, done]() mutable { create(caller, std::move(request), now_ms, done); })) {
+    return;
+  }
   if (find(request.session_id) != nullptr) {
     return done(refused(ErrorCode::conflict, "session \"" + request.session_id + "\" already exists"));
   }
@@ -100,7 +105,7 @@ void Sessions::create(const Caller& caller, CreateRequest request, std::int64_t 
   add(caller.node_id, request.anonymous);
   add(record.game_master_node_id, false);
   for (const std::string& node_id : request.node_ids) add(node_id, false);
-  apply(*change);
+  parked_[change->session_id];  // in flight: later changes of this session wait for it
   std::string body = "{";
   protocol::append_id_field(body, "session_id", record.session_id);
   Answer answer = ok_answer(body + "}", 201);
@@ -111,6 +116,7 @@ void Sessions::create(const Caller& caller, CreateRequest request, std::int64_t 
 
 void Sessions::join(const Caller& caller, const std::string& session_id, std::string node_id, bool anonymous,
                     std::int64_t now_ms, Done done) {
+  if (park(session_id, [=, this] { join(caller, session_id, node_id, anonymous, now_ms, done); })) return;
   Session* session = find(session_id);
   if (session == nullptr) return done(refused(ErrorCode::unknown_session, "no such session"));
   if (node_id.empty()) node_id = caller.node_id;
@@ -132,7 +138,7 @@ void Sessions::join(const Caller& caller, const std::string& session_id, std::st
   // Section 6: a node that joins starts at the log's end.
   change->members.push_back(
       {session_id, node_id, anonymous ? new_anonymous_id(*session) : "", session->last_seq()});
-  apply(*change);
+  parked_[change->session_id];  // in flight: later changes of this session wait for it
   Answer answer = ok_answer(membership_body(session_id, node_id, change->members[0].anonymous_id));
   store_.put_member(change->members[0], [this, change, answer, done](bool ok) {
     config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
@@ -141,6 +147,7 @@ void Sessions::join(const Caller& caller, const std::string& session_id, std::st
 
 void Sessions::leave(const Caller& caller, const std::string& session_id, std::string node_id, std::int64_t now_ms,
                      Done done) {
+  if (park(session_id, [=, this] { leave(caller, session_id, node_id, now_ms, done); })) return;
   Session* session = find(session_id);
   if (session == nullptr) return done(refused(ErrorCode::unknown_session, "no such session"));
   if (node_id.empty()) node_id = caller.node_id;
@@ -155,7 +162,7 @@ void Sessions::leave(const Caller& caller, const std::string& session_id, std::s
   change->session_id = session_id;
   change->node_id = node_id;
   change->now_ms = now_ms;
-  apply(*change);
+  parked_[change->session_id];  // in flight: later changes of this session wait for it
   Answer answer = ok_answer(membership_body(session_id, node_id, {}));
   store_.remove_member(session_id, node_id, [this, change, answer, done](bool ok) {
     config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
@@ -163,6 +170,7 @@ void Sessions::leave(const Caller& caller, const std::string& session_id, std::s
 }
 
 void Sessions::reveal(const Caller& caller, const std::string& session_id, std::int64_t now_ms, Done done) {
+  if (park(session_id, [=, this] { reveal(caller, session_id, now_ms, done); })) return;
   Session* session = find(session_id);
   if (session == nullptr) return done(refused(ErrorCode::unknown_session, "no such session"));
   Member* member = session->find(caller.node_id);
@@ -178,13 +186,14 @@ void Sessions::reveal(const Caller& caller, const std::string& session_id, std::
   change->anonymous_id = member->anonymous_id;
   change->now_ms = now_ms;
   store::SessionMember stored{session_id, caller.node_id, {}, member->cursor};
-  apply(*change);
+  parked_[change->session_id];  // in flight: later changes of this session wait for it
   store_.put_member(std::move(stored), [this, change, answer, done](bool ok) {
     config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
   });
 }
 
 void Sessions::remove(const Caller& caller, const std::string& session_id, std::int64_t now_ms, Done done) {
+  if (park(session_id, [=, this] { remove(caller, session_id, now_ms, done); })) return;
   Session* session = find(session_id);
   if (session == nullptr) return done(refused(ErrorCode::unknown_session, "no such session"));
   if (!may_manage(caller, *session)) return done(refused(ErrorCode::forbidden, "only the owner or an app deletes a session"));
@@ -192,7 +201,7 @@ void Sessions::remove(const Caller& caller, const std::string& session_id, std::
   change->kind = Change::Kind::remove;
   change->session_id = session_id;
   change->now_ms = now_ms;
-  apply(*change);
+  parked_[change->session_id];  // in flight: later changes of this session wait for it
   std::string body = "{";
   protocol::append_id_field(body, "session_id", session_id);
   Answer answer = ok_answer(body + "}");
@@ -203,18 +212,41 @@ void Sessions::remove(const Caller& caller, const std::string& session_id, std::
 
 // On the home shard once the store has the change: every other shard applies
 // it, the last one answers.
+// On the home shard once the store has the change: it applies here, then on
+// every other shard, the last one answers; then the next change of the
+// session that waited goes. A change the store could not keep is applied
+// nowhere.
 void Sessions::commit(std::shared_ptr<const Change> change, Answer answer, Done done, bool ok) {
-  if (!ok) answer = refused(ErrorCode::unavailable, "the store could not keep the change: retry");
   const std::uint32_t shards = static_cast<std::uint32_t>(outbox_.size());
-  if (shards == 1) return done(std::move(answer));
-  auto left = std::make_shared<std::atomic<std::uint32_t>>(shards - 1);
-  for (std::uint32_t shard = 0; shard < shards; ++shard) {
-    if (shard == shard_) continue;
-    config_.post_to(shard, [change, answer, done, left](Sessions& there) {
-      there.apply(*change);
-      if (left->fetch_sub(1) == 1) done(answer);
-    });
+  if (!ok) {
+    done(refused(ErrorCode::unavailable, "the store could not keep the change: retry"));
+  } else {
+    apply(*change);
+    if (shards == 1) {
+      done(std::move(answer));
+    } else {
+      auto left = std::make_shared<std::atomic<std::uint32_t>>(shards - 1);
+      for (std::uint32_t shard = 0; shard < shards; ++shard) {
+        if (shard == shard_) continue;
+        config_.post_to(shard, [change, answer, done, left](Sessions& there) {
+          there.apply(*change);
+          if (left->fetch_sub(1) == 1) done(answer);
+        });
+      }
+    }
   }
+  auto it = parked_.find(change->session_id);
+  if (it == parked_.end()) return;
+  std::vector<std::function<void()>> waiting = std::move(it->second);
+  parked_.erase(it);
+  for (auto& step : waiting) step();  // each may start a change, and the rest wait again
+}
+
+bool Sessions::park(const std::string& session_id, std::function<void()> step) {
+  auto it = parked_.find(session_id);
+  if (it == parked_.end()) return false;
+  it->second.push_back(std::move(step));
+  return true;
 }
 
 void Sessions::apply(const Change& change) {

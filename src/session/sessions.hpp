@@ -140,6 +140,8 @@ class Sessions final : public core::SessionHook {
   // membership.cpp
   void apply(const Change& change);
   void commit(std::shared_ptr<const Change> change, Answer answer, Done done, bool ok);
+  // True when a change of the session is being stored: `step` runs after it.
+  bool park(const std::string& session_id, std::function<void()> step);
   void announce(Session& session, std::int64_t type, std::string_view src_id, std::string_view payload,
                 std::int64_t now_ms);
   void announce_to(Session& session, core::Node& node, std::string_view src_id, std::int64_t now_ms);
@@ -154,6 +156,8 @@ class Sessions final : public core::SessionHook {
   std::uint32_t shard_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, std::vector<std::string>> by_node_;  // node_id -> its session ids
+  // Sessions with a change being stored, and the calls waiting behind it.
+  std::unordered_map<std::string, std::vector<std::function<void()>>> parked_;
   std::vector<store::LogEntry> pending_log_;         // for the store, at end_batch
   std::vector<Appending> pending_appends_;           // `ack` messages of those entries
   std::vector<store::SessionMember> pending_cursors_;

@@ -87,6 +87,28 @@ TEST_F(MembershipTest, AnExistingSessionIdIsAConflict) {
   EXPECT_EQ(text_of(describe("o", "S")), describe_text("S", "o", R"("o")"));
 }
 
+// A change the store cannot keep takes effect nowhere: the caller is told
+// to retry, and the next change is decided on the state before it. (The
+// store refuses this create: a session "S" is already in the file, written
+// behind the server's back.)
+TEST_F(MembershipTest, AChangeTheStoreCannotKeepChangesNothing) {
+  open(2);
+  store::SessionRecord behind_the_back;
+  behind_the_back.session_id = "S";
+  behind_the_back.owner_id = behind_the_back.game_master_node_id = "someone";
+  bool written = false;
+  db->create_session(behind_the_back, {}, [&written](bool ok) { written = ok; });
+  db->flush();
+  ASSERT_TRUE(written);
+  CreateRequest request;
+  request.session_id = "S";
+  EXPECT_EQ(text_of(create("o", request)), "error:unavailable");
+  for (Shard& shard : shards) {
+    EXPECT_EQ(text_of(shard.sessions->describe({"app", Role::app}, "S")), "error:unknown_session");
+  }
+  for (Shard& shard : shards) EXPECT_EQ(text_of(shard.sessions->list({"o"}, "o")), R"(200 {"sessions":[]})");
+}
+
 TEST_F(MembershipTest, AnAnonymousCreatorNeedsAllowAnonymous) {
   open();
   CreateRequest request;
@@ -126,6 +148,28 @@ TEST_F(MembershipTest, JoiningAnOpenSessionAnnouncesToEveryMemberTheNewOneInclud
   EXPECT_EQ(text_of(describe("b", "S")), describe_text("S", "o", R"("a","b","o")",
                                                        R"("anyone_can_join":true,"allow_anonymous":false)"));
   EXPECT_EQ(text_of(shards[0].sessions->list({"b"}, "b")), R"(200 {"sessions":["S"]})");
+}
+
+// Changes of one session are decided one after the other: a second join
+// called while the first is being stored sees it, and the node is announced once.
+TEST_F(MembershipTest, AJoinWhileAnotherIsBeingStoredWaitsForIt) {
+  open(2);
+  create_session("S", "o", {}, true, true);  // open, anonymous allowed
+  core::Connection& o = connect("o");
+  std::vector<std::string> answers;
+  const std::uint32_t home = shards[0].sessions->home_of("S");
+  for (int i = 0; i < 2; ++i) {
+    shards[home].sessions->join({"b"}, "S", {}, true, now,
+                                [&answers](session::Answer answer) { answers.push_back(text_of(answer)); });
+  }
+  drain();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0], answers[1]);
+  std::optional<store::SessionMember> stored = stored_member("S", "b");
+  ASSERT_TRUE(stored);
+  EXPECT_FALSE(stored->anonymous_id.empty());
+  EXPECT_EQ(answers[0], R"(200 {"session_id":"S","node_id":"b","anonymous_id":")" + stored->anonymous_id + R"("})");
+  EXPECT_EQ(take(o), Frames{event("o", -100, "S", stored->anonymous_id)});
 }
 
 // Section 6: a node that joins starts at the log's end.

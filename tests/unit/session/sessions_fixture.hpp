@@ -141,6 +141,27 @@ class SessionsFixture : public ::testing::Test {
     FAIL() << "the shards never went quiet";
   }
 
+  // Runs only what was posted to `target` so far (each followed by its end of
+  // batch); work for other shards stays queued, in order, ahead of anything
+  // this posts.
+  void run_posted_to(std::uint32_t target) {
+    std::deque<std::pair<std::uint32_t, std::function<void()>>> batch, others;
+    {
+      std::lock_guard lock(mutex);
+      batch.swap(work);
+    }
+    for (auto& item : batch) {
+      if (item.first != target) {
+        others.push_back(std::move(item));
+        continue;
+      }
+      item.second();
+      shards[target].router->end_batch();
+    }
+    std::lock_guard lock(mutex);
+    work.insert(work.begin(), std::make_move_iterator(others.begin()), std::make_move_iterator(others.end()));
+  }
+
   // A connection of `node` on its home shard, its welcome (and any replay) taken.
   core::Connection& connect(const std::string& node, const std::string& client = {},
                             protocol::Role role = protocol::Role::node) {

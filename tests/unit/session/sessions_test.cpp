@@ -457,13 +457,17 @@ TEST_F(SessionsTest, AMessageOvertakenByTheSessionsDeletionIsRefusedWithItsId) {
   const std::string s = id_on(1, "S"), o = id_on(0, "o");
   create_session(s, o);
   core::Connection& co = connect(o);
-  shards[0].router->on_message(co, R"({"id":"m1","dest_session_id":")" + s + R"("})", now);  // on its way
   std::optional<session::Answer> answer;
   shards[1].sessions->remove({o}, s, now, [&answer](session::Answer a) { answer = std::move(a); });
+  shards[1].router->end_batch();
+  db->flush();         // the store has the deletion and its answer is posted
+  run_posted_to(1);    // the home shard applies it; shard 0 still has its copy
+  shards[0].router->on_message(co, R"({"id":"m1","dest_session_id":")" + s + R"("})", now);  // on its way
   drain();
   ASSERT_TRUE(answer);
-  EXPECT_EQ(take(co), (Frames{error("m1", "unknown_session", R"(session \")" + s + R"(\" does not exist)"),
-                              event(o, -103, s, o)}));
+  // The deletion reached o's shard first (its -103), then the refusal came back.
+  EXPECT_EQ(take(co), (Frames{event(o, -103, s, o),
+                              error("m1", "unknown_session", R"(session \")" + s + R"(\" does not exist)")}));
 }
 
 }  // namespace
