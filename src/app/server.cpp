@@ -195,6 +195,9 @@ int run_server(const ServeConfig& config) {
                                                  std::string_view session_id) {
       return sessions[i]->may_read(node_id, role, session_id);
     };
+    inbox_config.session_marks = [&sessions, i](std::string_view node_id) {
+      return sessions[i]->replay_marks(node_id);
+    };
     inbox_config.session_publish = [&sessions, i](core::Node& node, const protocol::Message& m, std::int64_t now_ms,
                                                   std::function<void(core::TrackResult)> done) {
       sessions[i]->publish_http(node, m, now_ms, std::move(done));

@@ -188,6 +188,10 @@ void Inbox::on_attach(core::Connection& connection) {
   replay->after_seq = connection.node->acked_seq;
   replay->up_to = connection.node->last_seq;
   replay->inbox_done = !connection.node->has_stored();
+  if (connection.node->sessions > 0 && config_.session_marks) {
+    replay->session_up_to = config_.session_marks(connection.node->id);
+    replay->marked = true;
+  }
   connection.held = &replay->held;
   replays_.emplace(connection.serial, std::move(replay));
   fetch_page(connection);

@@ -40,6 +40,9 @@ struct InboxConfig {
   std::function<std::optional<protocol::ErrorCode>(std::string_view node_id, protocol::Role role,
                                                    std::string_view session_id)>
       session_access;
+  // A connecting node's sessions, each with the highest session_seq delivered
+  // on this shard: its log replay stops there (what follows comes live).
+  std::function<std::unordered_map<std::string, std::uint64_t>(std::string_view node_id)> session_marks;
   // POST /v1/messages to a session: the session layer routes it (on this shard).
   std::function<void(core::Node& node, const protocol::Message& message, std::int64_t now_ms,
                      std::function<void(core::TrackResult)> done)>
@@ -130,6 +133,8 @@ class Inbox final : public core::Offline {
     bool inbox_done = false;  // then the sessions' logs, after the node's cursors
     std::string after_session;
     std::uint64_t after_session_seq = 0;
+    bool marked = false;  // session_up_to is known (else every entry goes)
+    std::unordered_map<std::string, std::uint64_t> session_up_to;  // beyond these, entries came live
   };
 
   void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);

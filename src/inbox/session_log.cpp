@@ -26,16 +26,26 @@ void Inbox::on_log_page(std::uint64_t serial, std::vector<store::LogEntry> entri
   Replay& replay = *it->second;
   replay.fetching = false;
   const std::string& head = connection->node->dest_head;
+  std::size_t queued = 0;
   for (const store::LogEntry& entry : entries) {
+    replay.after_session = entry.session_id;
+    replay.after_session_seq = entry.session_seq;
+    // Past what this shard had delivered at the connect, the entry came (or
+    // comes) live, held behind the replay: not twice.
+    if (replay.marked) {
+      auto up_to = replay.session_up_to.find(entry.session_id);
+      if (up_to == replay.session_up_to.end() || entry.session_seq > up_to->second) continue;
+    }
     core::Body* body = core::Body::copy_of(entry.body);
     connection->queue.push({body, head.data(), static_cast<std::uint32_t>(head.size()), core::FrameKind::text},
                            SIZE_MAX);
     body->release();
-    replay.after_session = entry.session_id;
-    replay.after_session_seq = entry.session_seq;
+    ++queued;
   }
   router_.mark_dirty(*connection);
-  if (!more) end_replay(*connection);  // else on_drained asks for the next page
+  if (!more) return end_replay(*connection);
+  if (queued == 0) fetch_page(*connection);  // nothing to drain: on at once
+  // else on_drained asks for the next page
 }
 
 void Inbox::fetch_log(const core::Node& node, std::string session_id, std::optional<std::uint64_t> from_seq,

@@ -4,6 +4,7 @@
 // copy, changed in the same order: the session's home shard decides each
 // change and hands it to the others. The home shard alone also gives the
 // log's session_seq and keeps the members' cursors. No I/O.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -29,7 +30,7 @@ struct Member {
 class Session {
  public:
   explicit Session(store::SessionRecord record, std::uint32_t shards)
-      : record_(std::move(record)), per_shard_(shards, 0) {}
+      : record_(std::move(record)), delivered_seq_(record_.last_seq), per_shard_(shards, 0) {}
 
   const store::SessionRecord& record() const { return record_; }
   const std::string& id() const { return record_.session_id; }
@@ -37,6 +38,10 @@ class Session {
   std::uint64_t last_seq() const { return record_.last_seq; }
   // The home shard gives the next session_seq.
   std::uint64_t next_seq() { return ++record_.last_seq; }
+  // The highest session_seq delivered to this shard's members: a member
+  // connecting now got everything after it live, so its replay stops there.
+  std::uint64_t delivered_seq() const { return delivered_seq_; }
+  void delivered(std::uint64_t seq) { delivered_seq_ = std::max(delivered_seq_, seq); }
 
   Member* find(std::string_view node_id);
   const Member* find(std::string_view node_id) const;
@@ -67,6 +72,7 @@ class Session {
 
  private:
   store::SessionRecord record_;
+  std::uint64_t delivered_seq_ = 0;
   std::map<std::string, Member, std::less<>> members_;           // by node_id
   std::unordered_map<std::string, std::string> by_anonymous_;    // anonymous id -> node_id
   std::vector<core::Node*> local_;

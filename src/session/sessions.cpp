@@ -275,18 +275,22 @@ void Sessions::fan_out(Session& session, const std::string& body, const Post& po
   // shard's part first.
   const bool gather = (config_.notify && seq != 0) || post.done;
   Gathered gathered{1, session.id(), seq, post.src_id, 0, {}, post.done};
+  session.delivered(seq);
   gathered.delivered = deliver_local(session, body, post.sender, gather ? &gathered.offline : nullptr);
   counters_.fanned_out.add(gathered.delivered);
   std::uint64_t gather_id = gather ? ++next_gather_ : 0;
   for (std::uint32_t shard = 0; shard < outbox_.size(); ++shard) {
     if (shard == shard_ || !session.has_members_on(shard)) continue;
     ++gathered.reports_left;
-    outbox_[shard].push_back([session_id = session.id(), body, except = post.sender, gather_id,
+    outbox_[shard].push_back([session_id = session.id(), body, except = post.sender, gather_id, seq,
                               home = shard_](Sessions& there) {
       Session* copy = there.find(session_id);
       std::vector<std::string> offline;
       std::uint64_t delivered = 0;
-      if (copy != nullptr) delivered = there.deliver_local(*copy, body, except, gather_id != 0 ? &offline : nullptr);
+      if (copy != nullptr) {
+        copy->delivered(seq);
+        delivered = there.deliver_local(*copy, body, except, gather_id != 0 ? &offline : nullptr);
+      }
       there.counters_.fanned_out.add(delivered);
       if (gather_id == 0) return;
       there.to_shard(home, [gather_id, delivered, offline = std::move(offline)](Sessions& h) mutable {
@@ -380,6 +384,16 @@ void Sessions::move_cursor(const std::string& session_id, const std::string& nod
   if (cursor <= member->cursor) return;
   member->cursor = cursor;
   pending_cursors_.push_back({session_id, node_id, {}, cursor});
+}
+
+std::unordered_map<std::string, std::uint64_t> Sessions::replay_marks(std::string_view node_id) const {
+  std::unordered_map<std::string, std::uint64_t> marks;
+  auto it = by_node_.find(std::string(node_id));
+  if (it == by_node_.end()) return marks;
+  for (const std::string& session_id : it->second) {
+    if (const Session* session = find(session_id)) marks.emplace(session_id, session->delivered_seq());
+  }
+  return marks;
 }
 
 Answer Sessions::acknowledge(const Caller& caller, const std::string& session_id, std::uint64_t seq) {

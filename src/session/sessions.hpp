@@ -89,6 +89,10 @@ class Sessions final : public core::SessionHook {
   // node the app speaks for; `done` hears once it is routed (and logged, with `ack`).
   void publish_http(core::Node& node, const protocol::Message& message, std::int64_t now_ms,
                     std::function<void(core::TrackResult)> done);
+  // For a connection's replay, on the node's home shard: each session of the
+  // node with the highest session_seq delivered here so far. What came after
+  // it reaches the connection live, so the replay stops there.
+  std::unordered_map<std::string, std::uint64_t> replay_marks(std::string_view node_id) const;
   // POST /v1/inbox/ack {"session_id", "seq"}, on the home shard.
   Answer acknowledge(const Caller& caller, const std::string& session_id, std::uint64_t seq);
 
