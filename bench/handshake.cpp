@@ -85,14 +85,15 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
-std::string preconnect_request(std::string_view host, std::uint16_t port, std::string_view auth_key) {
+std::string preconnect_request(std::string_view host, std::uint16_t port, std::string_view auth_key,
+                               bool keep_alive) {
   std::string out = "GET /v1/preconnect HTTP/1.1\r\nHost: ";
   out += host;
   out += ':';
   out += std::to_string(port);
   out += "\r\nAuthorization: Bearer ";
   out += auth_key;
-  out += "\r\nConnection: close\r\n\r\n";
+  out += keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   return out;
 }
 

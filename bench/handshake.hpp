@@ -10,7 +10,9 @@ namespace allspark::bench {
 
 enum class ParseResult : std::uint8_t { incomplete, ok, failed };
 
-std::string preconnect_request(std::string_view host, std::uint16_t port, std::string_view auth_key);
+// `keep_alive`: the same connection then carries the upgrade.
+std::string preconnect_request(std::string_view host, std::uint16_t port, std::string_view auth_key,
+                               bool keep_alive = false);
 
 struct PreconnectAnswer {
   std::string validation_key;

@@ -41,6 +41,7 @@ constexpr const char* usage =
     "                        for what is still in flight\n"
     "  --payload BYTES (100) size of the JSON value of \"payload\"\n"
     "  --connect-batch N (128) handshakes in progress at once\n"
+    "  --reuse-preconnect    send the upgrade on the preconnect's connection (keep-alive)\n"
     "  --tag T               suffix of node ids (default: random, so runs never share a node)\n"
     "  --json                also print one JSON line of results\n";
 

@@ -96,7 +96,7 @@ bool ArgReader::take_common(CommonOptions& out) {
             take_double("--grace", 0, 3600, out.grace_s) &&
             take_uint("--payload", 30, 1 << 20, payload) &&
             take_uint("--connect-batch", 1, 100000, batch) && take_string("--tag", out.tag) &&
-            take_switch("--json", out.json);
+            take_switch("--json", out.json) && take_switch("--reuse-preconnect", out.reuse_preconnect);
   std::string peer = peer_name(out.peer);
   ok = ok && take_string("--peer", peer);
   if (!ok) return false;

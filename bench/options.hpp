@@ -23,6 +23,7 @@ struct CommonOptions {
   std::size_t connect_batch = 128;  // handshakes in progress at once
   std::string tag;               // appended to node ids so runs never share a node (default: random)
   bool json = false;
+  bool reuse_preconnect = false;  // the upgrade on the preconnect's connection
   Peer peer = Peer::allspark;    // --peer: the server's kind (bench/compare.sh)
 };
 

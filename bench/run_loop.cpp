@@ -47,6 +47,7 @@ bool connect_pool(ClientPool& pool, const CommonOptions& options, double* second
   std::string error;
   // Generous: the server may be slow to accept a burst, but never this slow.
   double timeout_s = 30 + static_cast<double>(pool.size()) / 100;
+  pool.set_reuse_preconnect(options.reuse_preconnect);
   if (!pool.connect_all(options.connect_batch, timeout_s, error)) {
     std::fprintf(stderr, "allspark-bench: connect failed: %s\n", error.c_str());
     return false;

@@ -135,7 +135,8 @@ bool ClientPool::open_socket(std::uint32_t conn, const std::string& host, std::u
 void ClientPool::start_preconnect(std::uint32_t conn) {
   connections_[conn].phase = Phase::preconnect;
   if (!open_socket(conn, endpoint_.host, endpoint_.port)) return;
-  connections_[conn].out = preconnect_request(endpoint_.host, endpoint_.port, nodes_[conn].auth_key);
+  connections_[conn].out =
+      preconnect_request(endpoint_.host, endpoint_.port, nodes_[conn].auth_key, reuse_preconnect_);
 }
 
 void ClientPool::start_upgrade(std::uint32_t conn) {
@@ -252,10 +253,19 @@ void ClientPool::read_handshake(std::uint32_t conn) {
   if (c.phase == Phase::preconnect) {
     ParseResult result = parse_preconnect_answer(c.carry, c.read_eof, info.answer, error);
     if (result == ParseResult::failed) return fail(conn, error);
-    if (result == ParseResult::ok) {
-      close_socket(conn, Phase::preconnect);
-      start_upgrade(conn);
+    if (result != ParseResult::ok) return;
+    if (reuse_preconnect_ && info.answer.ws_host == endpoint_.host && info.answer.ws_port == endpoint_.port) {
+      // HTTP/1.1 keep-alive: the upgrade goes on the same connection, one
+      // TCP connection per connect instead of two.
+      c.phase = Phase::upgrade;
+      c.carry.clear();
+      c.out = upgrade_request(info.answer, info.auth_key, info.ws_key);
+      c.out_sent = 0;
+      write_now(conn);
+      return;
     }
+    close_socket(conn, Phase::preconnect);
+    start_upgrade(conn);
     return;
   }
   std::size_t header_bytes = 0;

@@ -109,6 +109,9 @@ class ClientPool {
   const std::string& node_id(std::uint32_t conn) const { return nodes_[conn].node_id; }
   const PoolCounters& counters() const { return counters_; }
   Peer peer() const { return peer_; }
+  // Sends the upgrade on the preconnect's connection (keep-alive) when it
+  // names the same server, as a native client may; a browser cannot.
+  void set_reuse_preconnect(bool on) { reuse_preconnect_ = on; }
   // NATS: the subject of the delivery being handed to the sink (empty otherwise).
   std::string_view current_subject() const { return current_subject_; }
   // The first failure of a connection (handshake or protocol error), if any.
@@ -152,6 +155,7 @@ class ClientPool {
   Endpoint endpoint_;
   std::string secret_;
   Peer peer_;
+  bool reuse_preconnect_ = false;
   bool stream_peer_;  // peer_is_stream(peer_)
   std::string_view current_subject_;
   int epoll_fd_ = -1;
