@@ -30,11 +30,7 @@ std::int64_t now_ms() {
 
 std::string generated_session_id() {
   thread_local std::mt19937_64 random{std::random_device{}()};
-  static constexpr char digits[] = "0123456789abcdef";
-  std::uint64_t bits = random();
-  std::string id = "s-";
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += digits[bits & 15];
-  return id;
+  return session::random_id("s-", random);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "net/listener.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -29,6 +31,11 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t header_limit_bytes = 16 * 1024;
 constexpr auto http_timeout = std::chrono::seconds(30);
+// After a 413 the rest of the body is read and dropped, for at most this long
+// and this much, so that the client, still sending, reads the answer instead
+// of a reset (a lingering close, as HTTP servers do).
+constexpr auto drain_timeout = std::chrono::seconds(2);
+constexpr std::size_t drain_bytes = 64u << 20;
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -154,7 +161,21 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
         co_return;
       }
       HttpResponse answer = co_await answer_of(request);
-      if (!co_await reply(stream, answer, keep_alive) || !keep_alive) co_return;
+      const bool replied = co_await reply(stream, answer, keep_alive);
+      if (replied && request.body_too_large) co_await drain(stream);
+      if (!replied || !keep_alive) co_return;
+    }
+  }
+
+  // Reads and drops what the peer still sends, until it closes, or the
+  // time or byte budget runs out.
+  asio::awaitable<void> drain(beast::tcp_stream& stream) {
+    std::array<char, 16384> scratch;
+    stream.expires_after(drain_timeout);
+    for (std::size_t dropped = 0; dropped < drain_bytes;) {
+      auto [error, bytes] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+      if (error) break;
+      dropped += bytes;
     }
   }
 

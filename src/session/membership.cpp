@@ -50,25 +50,17 @@ bool may_manage(const Caller& caller, const Session& session) {
 
 }  // namespace
 
-std::string Sessions::new_session_id() {
-  for (;;) {
-    std::string id = "s-" + std::to_string(random_() % 1000000000000ULL);
-    if (find(id) == nullptr) return id;
-  }
-}
-
 std::string Sessions::new_anonymous_id(const Session& session) {
-  static constexpr char digits[] = "0123456789abcdef";
   for (;;) {
-    std::uint64_t bits = random_();
-    std::string id = "anon-";
-    for (int i = 0; i < 16; ++i, bits >>= 4) id += digits[bits & 15];
+    std::string id = random_id("anon-", random_);
     if (!session.anonymous_id_taken(id) && session.find(id) == nullptr) return id;
   }
 }
 
+// The HTTP API names the session (it needs the id to find the home shard);
+// a call without one gets one here.
 void Sessions::create(const Caller& caller, CreateRequest request, std::int64_t now_ms, Done done) {
-  if (request.session_id.empty()) request.session_id = new_session_id();
+  if (request.session_id.empty()) request.session_id = random_id("s-", random_);
   std::string id = request.session_id;
   if (park(id, [this, caller, request, now_ms, done]() mutable { create(caller, std::move(request), now_ms, done); })) {
     return;

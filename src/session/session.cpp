@@ -6,6 +6,14 @@
 
 namespace allspark::session {
 
+std::string random_id(std::string_view prefix, std::mt19937_64& random) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::uint64_t bits = random();
+  std::string id(prefix);
+  for (int i = 0; i < 16; ++i, bits >>= 4) id += digits[bits & 15];
+  return id;
+}
+
 Member* Session::find(std::string_view node_id) {
   auto it = members_.find(node_id);
   return it == members_.end() ? nullptr : &it->second;

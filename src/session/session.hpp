@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,9 @@
 #include "store/store.hpp"
 
 namespace allspark::session {
+
+// `prefix` and 16 hex digits: a generated session id ("s-") or anonymous id ("anon-").
+std::string random_id(std::string_view prefix, std::mt19937_64& random);
 
 struct Member {
   std::string node_id;

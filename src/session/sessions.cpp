@@ -25,12 +25,12 @@ Sessions::Sessions(core::Router& router, core::Offline& offline, store::Store& s
       random_(std::random_device{}()) {}
 
 Session* Sessions::find(std::string_view session_id) {
-  auto it = sessions_.find(std::string(session_id));
+  auto it = sessions_.find(session_id);
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
 const Session* Sessions::find(std::string_view session_id) const {
-  auto it = sessions_.find(std::string(session_id));
+  auto it = sessions_.find(session_id);
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
@@ -123,27 +123,32 @@ void Sessions::on_message(core::Connection& from, const Message& m, std::int64_t
     if (track == 0) return;  // a retry of a message already logged: answered
     offline_.expect(track, 1);  // the home shard reports once the entry is committed
   }
-  build_tail(src_id, src_client_id, now_ms, m);
-  Post post{session->id(), tail_, std::string(src_id), sender, track, m.ephemeral, now_ms, m.ack, {}, std::string(m.id)};
-  to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
+  Post post{session->id(), {}, {}, sender, track, m.ephemeral, now_ms, m.ack, {}, std::string(m.id)};
+  build_tail(post.tail, src_id, src_client_id, now_ms, m);
+  if (config_.notify) post.src_id = src_id;
+  to_home(std::move(post));
 }
 
-// The body after session_seq, serialised once for every member.
-void Sessions::build_tail(std::string_view src_id, std::string_view src_client_id, std::int64_t now_ms,
-                          const Message& m) {
-  tail_.clear();
-  protocol::append_id_field(tail_, "src_id", src_id);
+void Sessions::build_tail(std::string& out, std::string_view src_id, std::string_view src_client_id,
+                          std::int64_t now_ms, const Message& m) {
+  protocol::append_id_field(out, "src_id", src_id);
   if (!src_client_id.empty()) {
-    tail_ += ',';
-    protocol::append_id_field(tail_, "src_client_id", src_client_id);
+    out += ',';
+    protocol::append_id_field(out, "src_client_id", src_client_id);
   }
-  tail_ += ",\"timestamp\":";
-  protocol::append_int(tail_, now_ms);
+  out += ",\"timestamp\":";
+  protocol::append_int(out, now_ms);
   for (std::string_view member : m.forwarded) {
-    tail_ += ',';
-    tail_ += member;
+    out += ',';
+    out += member;
   }
-  tail_ += '}';
+  out += '}';
+}
+
+void Sessions::to_home(Post post) {
+  const std::uint32_t home = home_of(post.session_id);
+  if (home == shard_) return publish(std::move(post));
+  outbox_[home].push_back([post = std::move(post)](Sessions& there) mutable { there.publish(std::move(post)); });
 }
 
 void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now_ms,
@@ -168,27 +173,24 @@ void Sessions::publish_http(core::Node& node, const Message& m, std::int64_t now
       refused.error_message = std::string("\"").append(m.dest_id) + "\" is not a member of the session";
       return done(std::move(refused));
     }
-    Message copy = m;
-    copy.dest_id = to->node_id;
-    copy.dest_client_id = {};
-    return router_.route(origin, copy, now_ms, std::move(done), {anonymous, to->anonymous_id});
+    return private_message(origin, m, *to, anonymous, now_ms, std::move(done));
   }
-  if (!anonymous.empty()) {
-    build_tail(anonymous, {}, now_ms, m);
-  } else {
-    build_tail(node.id, node.client_id, now_ms, m);
-  }
-  Post post{session->id(), tail_, std::string(anonymous.empty() ? std::string_view(node.id) : anonymous), {shard_, 0},
-            0, m.ephemeral, now_ms, m.ack, std::move(done), std::string(m.id)};
-  to_shard(home_of(session->id()), [post = std::move(post)](Sessions& home) mutable { home.publish(std::move(post)); });
+  const std::string_view src_id = anonymous.empty() ? std::string_view(node.id) : anonymous;
+  Post post{session->id(), {}, {}, {shard_, 0}, 0, m.ephemeral, now_ms, m.ack, std::move(done), std::string(m.id)};
+  build_tail(post.tail, src_id, anonymous.empty() ? std::string_view(node.client_id) : std::string_view(), now_ms, m);
+  if (config_.notify) post.src_id = src_id;
+  to_home(std::move(post));
 }
 
+// Through the recipient's inbox path (section 6: -4 when it is offline),
+// shown as the sender addressed it.
 void Sessions::private_message(core::Connection& from, const Message& m, const Member& to,
-                               std::string_view anonymous_src, std::int64_t now_ms) {
+                               std::string_view anonymous_src, std::int64_t now_ms,
+                               std::function<void(core::TrackResult)> done) {
   Message copy = m;
   copy.dest_id = to.node_id;
   copy.dest_client_id = {};
-  router_.route(from, copy, now_ms, {}, {anonymous_src, to.anonymous_id});
+  router_.route(from, copy, now_ms, std::move(done), {anonymous_src, to.anonymous_id});
 }
 
 // On the session's home shard.
@@ -206,19 +208,23 @@ void Sessions::publish(Post post) {
   }
   counters_.messages.add();
   if (post.ephemeral) return fan_out(*session, post.tail, post, 0);
-  std::uint64_t seq = session->next_seq();
-  std::string body = "\"session_seq\":";
-  protocol::append_int(body, static_cast<std::int64_t>(seq));
-  body += ',';
-  body += post.tail;
-  pending_log_.push_back({session->id(), seq, post.now_ms, body});
+  const std::uint64_t seq = session->next_seq();
+  store::LogEntry& entry = pending_log_.emplace_back();
+  entry.session_id = session->id();
+  entry.session_seq = seq;
+  entry.stored_at_ms = post.now_ms;
+  entry.body.reserve(post.tail.size() + 36);
+  entry.body = "\"session_seq\":";
+  protocol::append_int(entry.body, static_cast<std::int64_t>(seq));
+  entry.body += ',';
+  entry.body += post.tail;
   // Section 6: with `ack` the sender hears -7 once the entry is appended,
   // before anyone gets it; a plain message goes at once, logged behind it.
   if (post.ack) {
-    pending_appends_.push_back({std::move(post), std::move(body), seq});
+    pending_appends_.push_back({std::move(post), entry.body, seq});
     return;
   }
-  fan_out(*session, body, post, seq);
+  fan_out(*session, entry.body, post, seq);
 }
 
 void Sessions::end_batch() {
@@ -269,20 +275,21 @@ void Sessions::on_appended(std::vector<Appending>& appended, bool ok) {
   }
 }
 
-void Sessions::fan_out(Session& session, const std::string& body, const Post& post, std::uint64_t seq) {
+void Sessions::fan_out(Session& session, std::string_view body, Post& post, std::uint64_t seq) {
   // Section 6: the webhook hears once of a logged message some member missed;
   // a publish is answered with every connection written to. Both need every
   // shard's part first.
   const bool gather = (config_.notify && seq != 0) || post.done;
-  Gathered gathered{1, session.id(), seq, post.src_id, 0, {}, post.done};
   session.delivered(seq);
-  gathered.delivered = deliver_local(session, body, post.sender, gather ? &gathered.offline : nullptr);
-  counters_.fanned_out.add(gathered.delivered);
-  std::uint64_t gather_id = gather ? ++next_gather_ : 0;
+  std::vector<std::string> offline;
+  const std::uint64_t delivered = deliver_local(session, body, post.sender, gather ? &offline : nullptr);
+  counters_.fanned_out.add(delivered);
+  const std::uint64_t gather_id = gather ? ++next_gather_ : 0;
+  std::uint32_t reports = 0;
   for (std::uint32_t shard = 0; shard < outbox_.size(); ++shard) {
     if (shard == shard_ || !session.has_members_on(shard)) continue;
-    ++gathered.reports_left;
-    outbox_[shard].push_back([session_id = session.id(), body, except = post.sender, gather_id, seq,
+    ++reports;
+    outbox_[shard].push_back([session_id = session.id(), body = std::string(body), except = post.sender, gather_id, seq,
                               home = shard_](Sessions& there) {
       Session* copy = there.find(session_id);
       std::vector<std::string> offline;
@@ -299,11 +306,13 @@ void Sessions::fan_out(Session& session, const std::string& body, const Post& po
     });
   }
   if (!gather) return;
-  if (--gathered.reports_left == 0) return finish(gathered);
+  Gathered gathered{reports, session.id(), seq, std::move(post.src_id), delivered, std::move(offline),
+                    std::move(post.done)};
+  if (reports == 0) return finish(gathered);
   gathering_.emplace(gather_id, std::move(gathered));
 }
 
-std::uint64_t Sessions::deliver_local(Session& session, const std::string& body, core::Sender except,
+std::uint64_t Sessions::deliver_local(Session& session, std::string_view body, core::Sender except,
                                       std::vector<std::string>* offline) {
   const core::Connection* skip = except.shard == shard_ ? router_.find(except.serial) : nullptr;
   core::Body* shared = core::Body::copy_of(body);

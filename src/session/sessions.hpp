@@ -18,6 +18,7 @@
 #include "core/offline.hpp"
 #include "core/router.hpp"
 #include "protocol/session_request.hpp"
+#include "core/directory.hpp"
 #include "session/session.hpp"
 #include "store/store.hpp"
 
@@ -104,7 +105,7 @@ class Sessions final : public core::SessionHook {
   struct Post {
     std::string session_id;
     std::string tail;  // the body after session_seq: `"src_id":...}`
-    std::string src_id;
+    std::string src_id;  // for the webhook (only with one)
     core::Sender sender;
     std::uint64_t track = 0;  // with `ack`
     bool ephemeral = false;
@@ -124,18 +125,22 @@ class Sessions final : public core::SessionHook {
   const Session* find(std::string_view session_id) const;
   void refuse(core::Sender to, std::string_view id, protocol::ErrorCode code, std::string message);
   void private_message(core::Connection& from, const protocol::Message& m, const Member& to,
-                       std::string_view anonymous_src, std::int64_t now_ms);
+                       std::string_view anonymous_src, std::int64_t now_ms,
+                       std::function<void(core::TrackResult)> done = {});
   void session_ack(core::Connection& from, const protocol::Message& m);
   void move_cursor(const std::string& session_id, const std::string& node_id, std::uint64_t seq);
   // On the home shard: numbers, logs and fans out a message.
   void publish(Post post);
   void on_appended(std::vector<Appending>& appended, bool ok);
-  void fan_out(Session& session, const std::string& body, const Post& post, std::uint64_t seq);
+  void fan_out(Session& session, std::string_view body, Post& post, std::uint64_t seq);
   // Delivers to the members homed here; returns the offline ones' ids when asked.
-  std::uint64_t deliver_local(Session& session, const std::string& body, core::Sender except,
+  std::uint64_t deliver_local(Session& session, std::string_view body, core::Sender except,
                               std::vector<std::string>* offline);
-  void build_tail(std::string_view src_id, std::string_view src_client_id, std::int64_t now_ms,
-                  const protocol::Message& m);
+  // The body after session_seq, serialised once for every member, into `out`.
+  static void build_tail(std::string& out, std::string_view src_id, std::string_view src_client_id,
+                         std::int64_t now_ms, const protocol::Message& m);
+  // Hands a message to the session's home shard (this one: at once).
+  void to_home(Post post);
   struct Gathered;
   void gathered(std::uint64_t gather, std::uint64_t delivered, std::vector<std::string> offline);
   void finish(Gathered& gathered);
@@ -150,7 +155,6 @@ class Sessions final : public core::SessionHook {
                 std::int64_t now_ms);
   void announce_to(Session& session, core::Node& node, std::string_view src_id, std::int64_t now_ms);
   std::string new_anonymous_id(const Session& session);
-  std::string new_session_id();
   core::Node* local_node(std::string_view node_id);
 
   core::Router& router_;
@@ -158,8 +162,10 @@ class Sessions final : public core::SessionHook {
   store::Store& store_;
   SessionsConfig config_;
   std::uint32_t shard_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
-  std::unordered_map<std::string, std::vector<std::string>> by_node_;  // node_id -> its session ids
+  template <class Value>
+  using ById = std::unordered_map<std::string, Value, core::StringHash, std::equal_to<>>;  // found by views
+  ById<std::unique_ptr<Session>> sessions_;
+  ById<std::vector<std::string>> by_node_;  // node_id -> its session ids
   // Sessions with a change being stored, and the calls waiting behind it.
   std::unordered_map<std::string, std::vector<std::function<void()>>> parked_;
   std::vector<store::LogEntry> pending_log_;         // for the store, at end_batch
@@ -179,7 +185,6 @@ class Sessions final : public core::SessionHook {
   };
   std::unordered_map<std::uint64_t, Gathered> gathering_;
   std::uint64_t next_gather_ = 0;
-  std::string tail_;
   std::mt19937_64 random_;
   SessionCounters counters_;
 };

@@ -277,6 +277,8 @@ test('bad create bodies: each gets its section 8 error, nothing is created, and 
     [{ anonymous: true }, 403, 'forbidden'],
     [{ allow_anonymous: false, anonymous: true }, 403, 'forbidden'],
     [JSON.stringify({ description: 'd'.repeat(LIMIT) }), 413, 'too_large'],
+    [JSON.stringify({ node_ids: Array.from({ length: 4 << 16 }, (_, i) => `member-${i}`) }).padEnd(4 << 20, ' '),
+     413, 'too_large'],  // a 4 MiB body
   ];
   for (const [body, status, code] of cases) {
     const r = await post(body);
