@@ -1,6 +1,7 @@
 #include "store/sqlite/inbox_tables.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 namespace allspark::store::sqlite {
@@ -34,11 +35,15 @@ bool InboxTables::open(Database db, std::string& error) {
        "DELETE FROM inbox WHERE node_id = ?1 AND seq <= "
        "(SELECT last_seq FROM node WHERE node_id = ?1) - ?2"},
       {&expire_, "DELETE FROM inbox WHERE stored_at_ms < ?1"},
-      {&upsert_acked_id_,
-       "INSERT INTO acked_id (node_id, id, at_ms) VALUES (?1, ?2, ?3) "
-       "ON CONFLICT (node_id, id) DO UPDATE SET at_ms = excluded.at_ms"},
-      {&select_acked_ids_, "SELECT node_id, id, at_ms FROM acked_id ORDER BY at_ms"},
-      {&delete_acked_ids_, "DELETE FROM acked_id WHERE at_ms < ?1"},
+      {&insert_acked_batch_, "INSERT INTO acked_batch (at_ms, ids) VALUES (?1, ?2)"},
+      {&select_acked_ids_,
+       // Each id once, at its newest time, oldest first.
+       // (Names unlike json_each's own columns, `id` among them.)
+       "SELECT json_extract(j.value, '$[0]') AS acked_node, json_extract(j.value, '$[1]') AS acked_id, "
+       "max(json_extract(j.value, '$[2]')) AS acked_at "
+       "FROM acked_batch AS b, json_each(b.ids) AS j WHERE b.at_ms >= ?1 "
+       "GROUP BY acked_node, acked_id HAVING acked_at >= ?1 ORDER BY acked_at"},
+      {&delete_acked_ids_, "DELETE FROM acked_batch WHERE at_ms < ?1"},
   };
   for (const auto& [statement, sql] : statements) {
     *statement = db_.prepare(sql, error);
@@ -180,15 +185,50 @@ bool InboxTables::load_push_keys(std::vector<std::pair<std::string, std::string>
   }
 }
 
-bool InboxTables::remember_acked_ids(const std::vector<AckedId>& ids) {
-  for (const AckedId& acked : ids) {
-    ResetOnExit reset{upsert_acked_id_};
-    upsert_acked_id_.bind(1, acked.node_id);
-    upsert_acked_id_.bind(2, acked.id);
-    upsert_acked_id_.bind(3, acked.at_ms);
-    if (!upsert_acked_id_.run()) return false;
+namespace {
+// A JSON string (ids are plain text, but the store takes any string).
+void append_json_text(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      constexpr char hex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[(c >> 4) & 0xf];
+      out += hex[c & 0xf];
+    } else {
+      out += c;
+    }
   }
-  return true;
+  out += '"';
+}
+}  // namespace
+
+// One row for the whole call: [[node_id, id, at_ms], ...] under the newest at_ms.
+bool InboxTables::remember_acked_ids(const std::vector<AckedId>& ids) {
+  if (ids.empty()) return true;
+  std::string json;
+  json.reserve(ids.size() * 48);
+  json += '[';
+  std::int64_t newest = ids.front().at_ms;
+  for (const AckedId& acked : ids) {
+    if (json.size() > 1) json += ',';
+    json += '[';
+    append_json_text(json, acked.node_id);
+    json += ',';
+    append_json_text(json, acked.id);
+    json += ',';
+    json += std::to_string(acked.at_ms);
+    json += ']';
+    newest = std::max(newest, acked.at_ms);
+  }
+  json += ']';
+  ResetOnExit reset{insert_acked_batch_};
+  insert_acked_batch_.bind(1, newest);
+  insert_acked_batch_.bind(2, json);
+  return insert_acked_batch_.run();
 }
 
 bool InboxTables::forget_acked_ids(std::int64_t before_ms) {
@@ -201,6 +241,7 @@ bool InboxTables::load_acked_ids(std::int64_t since_ms, std::vector<AckedId>& id
   ids.clear();
   if (!forget_acked_ids(since_ms)) return false;
   ResetOnExit reset{select_acked_ids_};
+  select_acked_ids_.bind(1, since_ms);
   for (;;) {
     const int rc = select_acked_ids_.step();
     if (rc == SQLITE_DONE) return true;

@@ -70,7 +70,7 @@ class InboxTables {
   Statement trim_;
   Statement expire_;
   Statement select_push_keys_;
-  Statement upsert_acked_id_;
+  Statement insert_acked_batch_;
   Statement select_acked_ids_;
   Statement delete_acked_ids_;
 };

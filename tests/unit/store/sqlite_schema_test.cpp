@@ -1,5 +1,6 @@
 // The SQLite store's file: WAL at the current schema version, migrations
-// from earlier versions, files it must refuse, and the acked ids (schema v2).
+// from earlier versions, files it must refuse, and the acked ids (schema v2,
+// by batch since v4).
 // Sessions (schema v3) have their own file, sqlite_sessions_test.cpp.
 #include <gtest/gtest.h>
 
@@ -15,6 +16,11 @@ using namespace allspark::store::testing_support;
 using allspark::store::sqlite::Database;
 
 namespace {
+
+// The acked_id table as schema versions 2 and 3 made it.
+constexpr const char* version_two_acked_id =
+    "CREATE TABLE acked_id (node_id TEXT NOT NULL, id TEXT NOT NULL, at_ms INTEGER NOT NULL, "
+    "PRIMARY KEY (node_id, id)) WITHOUT ROWID; CREATE INDEX acked_id_at ON acked_id (at_ms); ";
 
 TEST_F(SqliteStoreTest, FreshFileIsWalAtTheCurrentSchemaVersion) {
   store.reset();
@@ -88,6 +94,38 @@ TEST_F(SqliteStoreTest, AckedIdsSurviveAReopenAndOldOnesGo) {
   EXPECT_EQ(store->load_acked_ids(0).size(), 1u);  // the others were dropped by the load before
 }
 
+// Version 3's acked ids (one row per id) become batches; ids, times and the
+// window are kept, and ids with quotes or backslashes survive the JSON.
+TEST_F(SqliteStoreTest, VersionThreeAckedIdsBecomeBatches) {
+  store.reset();
+  {
+    Database db;
+    std::string error;
+    ASSERT_TRUE(db.open(db_path(), error)) << error;
+    ASSERT_TRUE(db.exec(("DROP TABLE acked_batch; " + std::string(version_two_acked_id) +
+                         "INSERT INTO acked_id VALUES ('a', 'm1', 1000), ('a', 'm2', 5000), ('b', 'm1', 3000); "
+                         "PRAGMA user_version = 3")
+                            .c_str(),
+                        error))
+        << error;
+  }
+  reopen();
+  store->remember_acked_ids({{"a", "m1", 6000}, {"c", "q\"\\\n", 4000}});
+  store->flush();
+  auto ids = store->load_acked_ids(2000);
+  ASSERT_EQ(ids.size(), 4u);  // oldest first, each once at its newest time
+  EXPECT_EQ(ids[0].node_id + " " + ids[0].id, "b m1");
+  EXPECT_EQ(ids[1].node_id + " " + ids[1].id, "c q\"\\\n");
+  EXPECT_EQ(ids[2].node_id + " " + ids[2].id, "a m2");
+  EXPECT_EQ(ids[3].node_id + " " + ids[3].id + " " + std::to_string(ids[3].at_ms), "a m1 6000");
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(db_path(), error)) << error;
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'acked_id'", error), 0);
+  // Three rows migrated and one new; the load dropped the one past the window.
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM acked_batch", error), 3);
+}
+
 // A file of schema version 1 (the first release) is migrated in place and
 // keeps its inbox.
 TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
@@ -102,7 +140,7 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
     ASSERT_TRUE(db.open(db_path(), error)) << error;
     // Back to what version 1 wrote: later migrations only add tables.
     ASSERT_TRUE(db.exec("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
-                        "DROP TABLE acked_id; PRAGMA user_version = 1",
+                        "DROP TABLE acked_batch; PRAGMA user_version = 1",
                         error))
         << error;
   }
@@ -120,7 +158,6 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
 TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
   bool ok = false;
   store->append({entry_for("n", 1), entry_for("n", 2), entry_for("m", 7)}, [&](bool r) { ok = r; });
-  store->remember_acked_ids({{"n", "m1", 1000}});
   store->flush();
   ASSERT_TRUE(ok);
   store.reset();
@@ -128,8 +165,12 @@ TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
     Database db;
     std::string error;
     ASSERT_TRUE(db.open(db_path(), error)) << error;
-    ASSERT_TRUE(db.exec("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
-                        "PRAGMA user_version = 2",
+    // Version 2's acked ids were one row per id.
+    ASSERT_TRUE(db.exec(("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
+                         "DROP TABLE acked_batch; " +
+                         std::string(version_two_acked_id) +
+                         "INSERT INTO acked_id VALUES ('n', 'm1', 1000); PRAGMA user_version = 2")
+                            .c_str(),
                         error))
         << error;
     EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'session%'", error), 0);
@@ -157,7 +198,9 @@ TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
   store->flush();
   ASSERT_EQ(fetched.size(), 2u);
   EXPECT_EQ(fetched[1].frame, frame_for("n", 2));
-  EXPECT_EQ(store->load_acked_ids(0).size(), 1u);
+  auto ids = store->load_acked_ids(0);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0].node_id + " " + ids[0].id + " " + std::to_string(ids[0].at_ms), "n m1 1000");
 
   // The new tables work.
   allspark::store::SessionRecord session;
