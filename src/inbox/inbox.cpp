@@ -100,10 +100,17 @@ void Inbox::end_delivery(core::Sender sender, std::uint64_t track, std::uint64_t
 }
 
 void Inbox::end_batch() {
+  // The entries (which someone waits for) before the acked ids (which nobody
+  // does): the store's thread then wakes once for both, where an id alone
+  // first woke it to linger for company.
+  append_pending();
   if (!pending_acked_ids_.empty()) {
     store_.remember_acked_ids(std::move(pending_acked_ids_));
     pending_acked_ids_.clear();
   }
+}
+
+void Inbox::append_pending() {
   if (pending_entries_.empty()) return;
   std::vector<store::InboxEntry> entries;
   entries.swap(pending_entries_);

@@ -137,6 +137,7 @@ class Inbox final : public core::Offline {
     std::unordered_map<std::string, std::uint64_t> session_up_to;  // beyond these, entries came live
   };
 
+  void append_pending();
   void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);
   std::uint64_t deliver_stored(const core::Node& node, const PendingReply& reply);
   void set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,

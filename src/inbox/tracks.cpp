@@ -14,15 +14,16 @@ Tracks::Tracks(core::Router& router, TracksConfig config) : router_(router), con
 std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::string_view node_id, std::string_view id,
                            bool ack, std::function<void(core::TrackResult)> done) {
   std::string key;
+  std::int64_t now = 0;
   if (ack) {
-    std::int64_t now = config_.now_ms();
+    now = config_.now_ms();
     forget_old(now);
     key.reserve(node_id.size() + 1 + id.size());
     key.append(node_id).append(1, ' ').append(id);
-    if (auto known = retry_ids_.find(key); known != retry_ids_.end()) {
+    if (auto known = retry_ids_.find(std::string_view(key)); known != retry_ids_.end()) {
       counters_.retries.add();
-      if (known->second.track != 0) {
-        tracks_.at(known->second.track).retries.push_back({sender, std::move(done)});
+      if (auto first = tracks_.find(known->second.track); first != tracks_.end()) {
+        first->second.retries.push_back({sender, std::move(done)});
       } else {
         Track acknowledged;
         acknowledged.id = std::string(id);
@@ -38,10 +39,9 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
   track.id = std::string(id);
   track.done = std::move(done);
   if (ack) {
-    std::int64_t now = config_.now_ms();
-    retry_ids_[key] = {now, number};
-    retry_order_.emplace_back(now, key);
-    track.key = std::move(key);
+    remember(std::move(key), now, number);
+    track.key = retry_order_.back().key;
+    track.at_ms = now;
   }
   if (from != nullptr) {
     from->waiting = true;
@@ -49,6 +49,14 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
     track.connection = from->serial;
   }
   return number;
+}
+
+// The table's key is a view of the new entry's text, replacing any older one.
+void Tracks::remember(std::string key, std::int64_t at_ms, std::uint64_t track) {
+  retry_order_.push_back({at_ms, std::move(key)});
+  std::string_view view = retry_order_.back().key;
+  retry_ids_.erase(view);
+  retry_ids_.emplace(view, RetryId{track});
 }
 
 void Tracks::expect(std::uint64_t number, std::uint32_t shards) {
@@ -75,17 +83,13 @@ void Tracks::finish(std::uint64_t number) {
   Track track = std::move(it->second);
   tracks_.erase(it);
   bool stored = track.result.ok && track.reports > 0;
-  if (!track.key.empty()) {
-    auto known = retry_ids_.find(track.key);
-    if (known != retry_ids_.end() && stored) {
-      known->second.track = 0;
-      if (config_.remember) {
-        std::size_t space = track.key.find(' ');
-        config_.remember(std::string_view(track.key).substr(0, space), track.id, known->second.at_ms);
-      }
-    } else if (known != retry_ids_.end()) {
-      retry_ids_.erase(known);  // not acknowledged: a retry is stored anew
-    }
+  // Acknowledged: its id stays (the track is gone, so a retry is answered at
+  // once). Not acknowledged: forgotten, so that a retry is stored anew.
+  if (!track.key.empty() && stored && config_.remember) {
+    std::size_t space = track.key.find(' ');
+    config_.remember(track.key.substr(0, space), track.id, track.at_ms);
+  } else if (!track.key.empty() && !stored) {
+    retry_ids_.erase(track.key);
   }
   if (stored) counters_.acked.add();
   answer(track, track.sender, track.done, true);
@@ -184,16 +188,19 @@ void Tracks::on_detach(core::Connection& connection) {
 void Tracks::restore(std::string_view node_id, std::string_view id, std::int64_t at_ms) {
   std::string key;
   key.append(node_id).append(1, ' ').append(id);
-  retry_ids_[key] = {at_ms, 0};
-  retry_order_.emplace_back(at_ms, std::move(key));
+  remember(std::move(key), at_ms, 0);
 }
 
+// The oldest ids go once past the window or the cap; an id still being stored
+// stays (and those after it) until its track finishes.
 void Tracks::forget_old(std::int64_t now_ms) {
   while (!retry_order_.empty() &&
-         (retry_order_.front().first < now_ms - config_.retry_window_ms || retry_order_.size() > config_.retry_ids_max)) {
-    auto known = retry_ids_.find(retry_order_.front().second);
-    // An id still being stored stays until its track finishes.
-    if (known != retry_ids_.end() && known->second.track == 0 && known->second.at_ms == retry_order_.front().first) {
+         (retry_order_.front().at_ms < now_ms - config_.retry_window_ms || retry_order_.size() > config_.retry_ids_max)) {
+    const std::string& key = retry_order_.front().key;
+    auto known = retry_ids_.find(std::string_view(key));
+    // The table may hold a newer entry of the same key, or none (not acknowledged).
+    if (known != retry_ids_.end() && known->first.data() == key.data()) {
+      if (tracks_.contains(known->second.track)) return;
       retry_ids_.erase(known);
     }
     retry_order_.pop_front();

@@ -62,7 +62,8 @@ class Tracks {
   struct Track {
     core::Sender sender;
     std::string id;
-    std::string key;  // in retry_ids_, empty when not an ack
+    std::string_view key;  // its entry in retry_ids_ (text in retry_order_), empty when not an ack
+    std::int64_t at_ms = 0;        // when it was sent
     std::uint64_t connection = 0;  // the waiting connection's serial, 0 for a publish
     std::int64_t remaining = 0;    // reports still to come, once `expected`
     std::uint32_t reports = 0;
@@ -83,25 +84,32 @@ class Tracks {
     bool releasing = false;
   };
   struct RetryId {
+    std::uint64_t track = 0;  // acknowledged unless tracks_ still holds it
+  };
+  struct Remembered {
     std::int64_t at_ms = 0;
-    std::uint64_t track = 0;  // still being stored; 0 once acknowledged
+    std::string key;  // "<node_id> <id>"
   };
 
   void finish(std::uint64_t track);
   void answer(const Track& track, core::Sender to, const std::function<void(core::TrackResult)>& done, bool first);
   void release(std::uint64_t serial);
   void forget_old(std::int64_t now_ms);
+  void remember(std::string key, std::int64_t at_ms, std::uint64_t track);
   bool must_wait(const Waiting& waiting, bool routed, bool ack) const;
 
   core::Router& router_;
   TracksConfig config_;
   std::unordered_map<std::uint64_t, Track> tracks_;
   std::unordered_map<std::uint64_t, Waiting> waiting_;  // by connection serial
-  // "<node_id> <id>". Open addressing: at a high ack rate the table is
-  // full (retry_ids_max) and every lookup misses the cache; std::unordered_map
-  // chased 3-4 pointers per lookup there, 20% of the server's CPU in `ack`.
-  boost::unordered_flat_map<std::string, RetryId> retry_ids_;
-  std::deque<std::pair<std::int64_t, std::string>> retry_order_;
+  // Ids remembered, oldest first; a deque never moves its elements, so the
+  // table's keys are views of these strings.
+  std::deque<Remembered> retry_order_;
+  // By "<node_id> <id>", a view of the newest retry_order_ entry of that key.
+  // Open addressing with 16-byte keys: at a high ack rate the table is full
+  // (retry_ids_max) and each lookup misses the cache; std::unordered_map
+  // chased 3-4 pointers per lookup, 20% of the server's CPU in `ack`.
+  boost::unordered_flat_map<std::string_view, RetryId> retry_ids_;
   std::uint64_t next_track_ = 0;
   TracksCounters counters_;
 };
