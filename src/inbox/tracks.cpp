@@ -6,23 +6,26 @@ namespace allspark::inbox {
 
 using protocol::ErrorCode;
 
-Tracks::Tracks(core::Router& router, TracksConfig config) : router_(router), config_(std::move(config)) {}
+Tracks::Tracks(core::Router& router, TracksConfig config)
+    : router_(router),
+      config_(std::move(config)),
+      retry_ids_(config_.retry_ids_max, config_.retry_window_ms,
+                 {[this](std::uint64_t track) { return tracks_.contains(track); },
+                  [this](std::uint64_t track, std::string_view key) { tracks_.at(track).key = key; }}) {}
 
 // A message with `ack` (or a publish) gets a track; an id of the same node
 // already acknowledged within the window is answered at once, one still
 // being stored is answered with it.
 std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::string_view node_id, std::string_view id,
                            bool ack, std::function<void(core::TrackResult)> done) {
-  std::string key;
   std::int64_t now = 0;
   if (ack) {
     now = config_.now_ms();
-    forget_old(now);
-    key.reserve(node_id.size() + 1 + id.size());
-    key.append(node_id).append(1, ' ').append(id);
-    if (auto known = retry_ids_.find(std::string_view(key)); known != retry_ids_.end()) {
+    key_.clear();
+    key_.append(node_id).append(1, ' ').append(id);
+    if (auto known = retry_ids_.find(key_, now)) {
       counters_.retries.add();
-      if (auto first = tracks_.find(known->second.track); first != tracks_.end()) {
+      if (auto first = tracks_.find(known->track); first != tracks_.end()) {
         first->second.retries.push_back({sender, std::move(done)});
       } else {
         Track acknowledged;
@@ -39,8 +42,7 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
   track.id = std::string(id);
   track.done = std::move(done);
   if (ack) {
-    remember(std::move(key), now, number);
-    track.key = retry_order_.back().key;
+    track.key = retry_ids_.add(key_, {now, number}, now);
     track.at_ms = now;
   }
   if (from != nullptr) {
@@ -49,14 +51,6 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
     track.connection = from->serial;
   }
   return number;
-}
-
-// The table's key is a view of the new entry's text, replacing any older one.
-void Tracks::remember(std::string key, std::int64_t at_ms, std::uint64_t track) {
-  retry_order_.push_back({at_ms, std::move(key)});
-  std::string_view view = retry_order_.back().key;
-  retry_ids_.erase(view);
-  retry_ids_.emplace(view, RetryId{track});
 }
 
 void Tracks::expect(std::uint64_t number, std::uint32_t shards) {
@@ -89,7 +83,7 @@ void Tracks::finish(std::uint64_t number) {
     std::size_t space = track.key.find(' ');
     config_.remember(track.key.substr(0, space), track.id, track.at_ms);
   } else if (!track.key.empty() && !stored) {
-    retry_ids_.erase(track.key);
+    retry_ids_.erase(track.key, number);
   }
   if (stored) counters_.acked.add();
   answer(track, track.sender, track.done, true);
@@ -186,25 +180,9 @@ void Tracks::on_detach(core::Connection& connection) {
 }
 
 void Tracks::restore(std::string_view node_id, std::string_view id, std::int64_t at_ms) {
-  std::string key;
-  key.append(node_id).append(1, ' ').append(id);
-  remember(std::move(key), at_ms, 0);
-}
-
-// The oldest ids go once past the window or the cap; an id still being stored
-// stays (and those after it) until its track finishes.
-void Tracks::forget_old(std::int64_t now_ms) {
-  while (!retry_order_.empty() &&
-         (retry_order_.front().at_ms < now_ms - config_.retry_window_ms || retry_order_.size() > config_.retry_ids_max)) {
-    const std::string& key = retry_order_.front().key;
-    auto known = retry_ids_.find(std::string_view(key));
-    // The table may hold a newer entry of the same key, or none (not acknowledged).
-    if (known != retry_ids_.end() && known->first.data() == key.data()) {
-      if (tracks_.contains(known->second.track)) return;
-      retry_ids_.erase(known);
-    }
-    retry_order_.pop_front();
-  }
+  key_.clear();
+  key_.append(node_id).append(1, ' ').append(id);
+  retry_ids_.add(key_, {at_ms, 0}, config_.now_ms());
 }
 
 }  // namespace allspark::inbox

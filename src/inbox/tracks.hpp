@@ -13,16 +13,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 #include "core/counter.hpp"
 #include "core/router.hpp"
+#include "inbox/retry_ids.hpp"
 
 namespace allspark::inbox {
 
 struct TracksConfig {
   std::int64_t retry_window_ms = 10 * 60 * 1000;  // section 6: a retry within 10 minutes is answered -7 alone
-  std::size_t retry_ids_max = 1u << 18;           // ids remembered per shard, the oldest forgotten first
+  std::size_t retry_ids_max = 1u << 18;           // the newest ids always remembered per shard (retry_ids.hpp)
   std::size_t max_in_flight = 4096;               // acks of one connection being stored; more wait
   std::size_t max_waiting_bytes = 8u << 20;       // what waits per connection; past it, rate_limited
   std::function<void(std::function<void()>)> post;  // runs work on the shard's thread, later
@@ -62,7 +61,7 @@ class Tracks {
   struct Track {
     core::Sender sender;
     std::string id;
-    std::string_view key;  // its entry in retry_ids_ (text in retry_order_), empty when not an ack
+    std::string_view key;  // "<node_id> <id>" as retry_ids_ keeps it, empty when not an ack
     std::int64_t at_ms = 0;        // when it was sent
     std::uint64_t connection = 0;  // the waiting connection's serial, 0 for a publish
     std::int64_t remaining = 0;    // reports still to come, once `expected`
@@ -83,33 +82,18 @@ class Tracks {
     std::size_t held_bytes = 0;
     bool releasing = false;
   };
-  struct RetryId {
-    std::uint64_t track = 0;  // acknowledged unless tracks_ still holds it
-  };
-  struct Remembered {
-    std::int64_t at_ms = 0;
-    std::string key;  // "<node_id> <id>"
-  };
 
   void finish(std::uint64_t track);
   void answer(const Track& track, core::Sender to, const std::function<void(core::TrackResult)>& done, bool first);
   void release(std::uint64_t serial);
-  void forget_old(std::int64_t now_ms);
-  void remember(std::string key, std::int64_t at_ms, std::uint64_t track);
   bool must_wait(const Waiting& waiting, bool routed, bool ack) const;
 
   core::Router& router_;
   TracksConfig config_;
   std::unordered_map<std::uint64_t, Track> tracks_;
   std::unordered_map<std::uint64_t, Waiting> waiting_;  // by connection serial
-  // Ids remembered, oldest first; a deque never moves its elements, so the
-  // table's keys are views of these strings.
-  std::deque<Remembered> retry_order_;
-  // By "<node_id> <id>", a view of the newest retry_order_ entry of that key.
-  // Open addressing with 16-byte keys: at a high ack rate the table is full
-  // (retry_ids_max) and each lookup misses the cache; std::unordered_map
-  // chased 3-4 pointers per lookup, 20% of the server's CPU in `ack`.
-  boost::unordered_flat_map<std::string_view, RetryId> retry_ids_;
+  RetryIds retry_ids_;
+  std::string key_;  // scratch for "<node_id> <id>"
   std::uint64_t next_track_ = 0;
   TracksCounters counters_;
 };

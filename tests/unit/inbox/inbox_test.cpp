@@ -191,10 +191,10 @@ TEST_F(InboxTest, RetriesOfAnAckedIdAreAnsweredWithoutStoringWithinTheWindow) {
   EXPECT_EQ(box->tracks().counters().acked.get(), 2u);
 }
 
-// Past retry_ids_max ids the oldest is forgotten first (its retry is a new
-// message), but never one still being stored: that one stays, and a retry
-// of it is answered with it.
-TEST_F(InboxTest, TheOldestRetryIdGoesPastTheCapUnlessItIsStillBeingStored) {
+// The newest retry_ids_max ids are always remembered, older ones may be
+// forgotten (their retry is a new message), but never one still being
+// stored: that one stays, and a retry of it is answered with it.
+TEST_F(InboxTest, OldRetryIdsGoPastTheCapUnlessStillBeingStored) {
   tracks.retry_ids_max = 2;
   connections.clear();
   box.reset();
@@ -202,21 +202,20 @@ TEST_F(InboxTest, TheOldestRetryIdGoesPastTheCapUnlessItIsStillBeingStored) {
   open();
   core::Connection& a = connect("a");
   take(a);
-  auto send = [&](const char* id) {
-    router->on_message(a, R"({"id":")" + std::string(id) + R"(","dest_id":"c","ack":true})", now);
+  auto send = [&](core::Connection& from, const char* id) {
+    router->on_message(from, R"({"id":")" + std::string(id) + R"(","dest_id":"c","ack":true})", now);
   };
-  const std::vector<std::string> stored_m1 = {R"({"type":-4,"id":"m1","src_id":"c"})", R"({"type":-7,"id":"m1"})"};
-  for (const char* id : {"m1", "m2", "m3"}) {
-    send(id);
+  for (const char* id : {"m1", "m2", "m3", "m4", "m5"}) {
+    send(a, id);
     pump(2);
   }
   take(a);
-  send("m3");  // remembered: -7 alone
-  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m3"})"});
-  send("m1");  // the oldest of three: forgotten, stored again
+  send(a, "m4");  // among the newest two: -7 alone
+  EXPECT_EQ(take(a), std::vector<std::string>{R"({"type":-7,"id":"m4"})"});
+  send(a, "m1");  // four newer ids since: forgotten, stored again
   pump(2);
-  EXPECT_EQ(take(a), stored_m1);
-  EXPECT_EQ(router->directory().find_node("c")->last_seq, 4u);
+  EXPECT_EQ(take(a), (std::vector<std::string>{R"({"type":-4,"id":"m1","src_id":"c"})", R"({"type":-7,"id":"m1"})"}));
+  EXPECT_EQ(router->directory().find_node("c")->last_seq, 6u);
 
   tracks.retry_ids_max = 1;
   connections.clear();
@@ -225,15 +224,16 @@ TEST_F(InboxTest, TheOldestRetryIdGoesPastTheCapUnlessItIsStillBeingStored) {
   open();
   core::Connection& b = connect("b");
   take(b);
-  for (const char* id : {"n1", "n2", "n1"}) {
-    router->on_message(b, R"({"id":")" + std::string(id) + R"(","dest_id":"c","ack":true})", now);
-  }
+  for (const char* id : {"n1", "n2", "n3", "n1"}) send(b, id);  // n1 still being stored
   pump(2);
-  EXPECT_EQ(take(b), (std::vector<std::string>{R"({"type":-4,"id":"n1","src_id":"c"})",
-                                               R"({"type":-4,"id":"n2","src_id":"c"})", R"({"type":-7,"id":"n1"})",
-                                               R"({"type":-7,"id":"n1"})", R"({"type":-7,"id":"n2"})"}));
-  EXPECT_EQ(router->directory().find_node("c")->last_seq, 6u);  // n1 once, n2 once
+  EXPECT_EQ(take(b), (std::vector<std::string>{
+                         R"({"type":-4,"id":"n1","src_id":"c"})", R"({"type":-4,"id":"n2","src_id":"c"})",
+                         R"({"type":-4,"id":"n3","src_id":"c"})", R"({"type":-7,"id":"n1"})",
+                         R"({"type":-7,"id":"n1"})", R"({"type":-7,"id":"n2"})", R"({"type":-7,"id":"n3"})"}));
+  EXPECT_EQ(router->directory().find_node("c")->last_seq, 9u);  // n1 once, n2 once, n3 once
   EXPECT_EQ(box->tracks().counters().retries.get(), 1u);
+  send(b, "n1");  // acknowledged, and moved past a generation's end: still remembered
+  EXPECT_EQ(take(b), std::vector<std::string>{R"({"type":-7,"id":"n1"})"});
 }
 
 TEST_F(InboxTest, WhatWaitsBehindAcksIsBoundedWithRateLimited) {
