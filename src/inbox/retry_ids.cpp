@@ -9,11 +9,14 @@ namespace allspark::inbox {
 RetryIds::RetryIds(std::size_t per_generation, std::int64_t window_ms, Keep keep)
     : per_generation_(std::max<std::size_t>(per_generation, 1)), window_ms_(window_ms), keep_(std::move(keep)) {}
 
+bool RetryIds::live(const Entry& entry) const { return entry.track != 0 && keep_.live && keep_.live(entry.track); }
+
 std::optional<RetryIds::Entry> RetryIds::find(std::string_view key, std::int64_t now_ms) const {
   // The newer generation first: it holds the key's latest entry.
   for (const Generation* generation : {&newer_, &older_}) {
     if (auto it = generation->ids.find(key); it != generation->ids.end()) {
-      if (it->second.at_ms < now_ms - window_ms_) return std::nullopt;
+      // One still being stored is a retry whatever its age.
+      if (it->second.at_ms < now_ms - window_ms_ && !live(it->second)) return std::nullopt;
       return it->second;
     }
   }
@@ -21,16 +24,18 @@ std::optional<RetryIds::Entry> RetryIds::find(std::string_view key, std::int64_t
 }
 
 std::string_view RetryIds::add(std::string_view key, Entry entry, std::int64_t now_ms) {
-  if (!older_.ids.empty() && older_.newest_ms < now_ms - window_ms_) older_.clear();  // all past the window
-  if (newer_.ids.size() >= per_generation_) rotate();
+  if (!older_.ids.empty() && older_.newest_ms < now_ms - window_ms_) drop(older_, newer_);  // past the window
+  if (newer_.ids.size() - newer_.carried >= per_generation_) {
+    std::swap(newer_, older_);
+    drop(newer_, older_);
+  }
+  newer_.newest_ms = std::max(newer_.newest_ms, entry.at_ms);
   if (auto it = newer_.ids.find(key); it != newer_.ids.end()) {
-    it->second = entry;
-    newer_.newest_ms = std::max(newer_.newest_ms, entry.at_ms);
+    it->second = entry;  // an entry past the window (find said so), not one being stored
     return it->first;
   }
   std::string_view text = newer_.keep_text(key);
   newer_.ids.emplace(text, entry);
-  newer_.newest_ms = std::max(newer_.newest_ms, entry.at_ms);
   return text;
 }
 
@@ -43,28 +48,21 @@ void RetryIds::erase(std::string_view key, std::uint64_t track) {
   }
 }
 
-// The older generation goes, but for ids still being stored, which move to
-// the new one; the newer becomes the older.
-void RetryIds::rotate() {
-  std::swap(newer_, older_);
-  Generation& dropped = newer_;  // now the one to fill
-  std::vector<std::pair<std::string_view, Entry>> live;
-  if (keep_.live) {
-    for (const auto& [key, entry] : dropped.ids) {
-      // A key in the newer generation too has its latest entry there.
-      if (entry.track != 0 && keep_.live(entry.track) && !older_.ids.contains(key)) live.emplace_back(key, entry);
-    }
+// `gone` is emptied (its arena to be reused), but for ids still being stored
+// whose latest entry it holds: they move to the newer generation, and their
+// owner learns the new view of their text.
+void RetryIds::drop(Generation& gone, const Generation& other) {
+  std::vector<std::pair<std::string, Entry>> moving;
+  for (const auto& [key, entry] : gone.ids) {
+    if (live(entry) && !other.ids.contains(key)) moving.emplace_back(std::string(key), entry);
   }
-  // The live keys' text is copied out before the arena is reused.
-  std::vector<std::string> texts;
-  texts.reserve(live.size());
-  for (const auto& [key, entry] : live) texts.emplace_back(key);
-  dropped.clear();
-  for (std::size_t i = 0; i < live.size(); ++i) {
-    std::string_view text = dropped.keep_text(texts[i]);
-    dropped.ids.emplace(text, live[i].second);
-    dropped.newest_ms = std::max(dropped.newest_ms, live[i].second.at_ms);
-    if (keep_.moved) keep_.moved(live[i].second.track, text);
+  gone.clear();
+  for (const auto& [key, entry] : moving) {
+    std::string_view text = newer_.keep_text(key);
+    newer_.ids.insert_or_assign(text, entry);
+    newer_.newest_ms = std::max(newer_.newest_ms, entry.at_ms);
+    ++newer_.carried;
+    if (keep_.moved) keep_.moved(entry.track, text);
   }
 }
 
@@ -91,6 +89,7 @@ void RetryIds::Generation::clear() {
   chunk = 0;  // the chunks are filled again from the first
   used = 0;
   newest_ms = 0;
+  carried = 0;
 }
 
 }  // namespace allspark::inbox

@@ -5,9 +5,12 @@
 //
 // Two generations, each an open-addressing table whose keys are views of its
 // own arena: ids go into the newer one; once it holds `per_generation` ids,
-// the older generation is dropped whole and the newer one becomes the older.
-// So at least the newest `per_generation` ids (and at most twice as many) are
-// remembered, and nothing is done per id to forget it. At a high ack rate the
+// the older generation is dropped whole and the newer one becomes the older
+// (the older one also goes once all of it is past the window). So at least
+// the newest `per_generation` ids (and at most twice as many) are
+// remembered, and nothing is done per id to forget it. An id still being
+// stored is never forgotten, whatever its age: it moves to the newer
+// generation (not counted there), and its owner is told its new view. At a high ack rate the
 // tables do not fit in the cache and each lookup costs a miss or two: one id
 // forgotten at a time (a FIFO plus an erase) cost three more per message,
 // 7% of the server's CPU in `ack` (bench/README.md).
@@ -58,10 +61,12 @@ class RetryIds {
     std::size_t used = 0;                         // bytes used in it
     std::vector<std::unique_ptr<char[]>> large;   // keys longer than a chunk
     std::int64_t newest_ms = 0;
+    std::size_t carried = 0;  // ids still being stored, moved here from a dropped generation
     std::string_view keep_text(std::string_view key);
     void clear();
   };
-  void rotate();
+  bool live(const Entry& entry) const;
+  void drop(Generation& gone, const Generation& other);
 
   std::size_t per_generation_;
   std::int64_t window_ms_;

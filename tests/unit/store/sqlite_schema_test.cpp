@@ -112,6 +112,10 @@ TEST_F(SqliteStoreTest, VersionThreeAckedIdsBecomeBatches) {
   reopen();
   store->remember_acked_ids({{"a", "m1", 6000}, {"c", "q\"\\\n", 4000}});
   store->flush();
+  // "a m1" is in a migrated row (1000) and in the new one (6000): once, the newer.
+  auto all = store->load_acked_ids(0);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[3].node_id + " " + all[3].id + " " + std::to_string(all[3].at_ms), "a m1 6000");
   auto ids = store->load_acked_ids(2000);
   ASSERT_EQ(ids.size(), 4u);  // oldest first, each once at its newest time
   EXPECT_EQ(ids[0].node_id + " " + ids[0].id, "b m1");
