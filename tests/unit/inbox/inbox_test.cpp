@@ -66,6 +66,14 @@ class InboxTest : public ::testing::Test {
     router->set_offline(box.get());
   }
 
+  // A new server on the same store file (with `tracks` as they are now).
+  void restart() {
+    connections.clear();
+    box.reset();
+    db.reset();
+    open();
+  }
+
   // Ends the batch, then runs store answers until `expected` have come.
   void pump(std::size_t expected) {
     router->end_batch();
@@ -130,10 +138,7 @@ TEST_F(InboxTest, SeqStateSurvivesAReopen) {
   core::Connection& a = connect("a");
   router->on_message(a, R"({"dest_id":"b"})", now);
   pump(1);
-  connections.clear();
-  box.reset();
-  db.reset();
-  open();
+  restart();
   core::Connection& a2 = connect("a");
   router->on_message(a2, R"({"dest_id":"b"})", now);
   pump(1);
@@ -196,10 +201,7 @@ TEST_F(InboxTest, RetriesOfAnAckedIdAreAnsweredWithoutStoringWithinTheWindow) {
 // stored: that one stays, and a retry of it is answered with it.
 TEST_F(InboxTest, OldRetryIdsGoPastTheCapUnlessStillBeingStored) {
   tracks.retry_ids_max = 2;
-  connections.clear();
-  box.reset();
-  db.reset();
-  open();
+  restart();
   core::Connection& a = connect("a");
   take(a);
   auto send = [&](core::Connection& from, const char* id) {
@@ -218,10 +220,7 @@ TEST_F(InboxTest, OldRetryIdsGoPastTheCapUnlessStillBeingStored) {
   EXPECT_EQ(router->directory().find_node("c")->last_seq, 6u);
 
   tracks.retry_ids_max = 1;
-  connections.clear();
-  box.reset();
-  db.reset();
-  open();
+  restart();
   core::Connection& b = connect("b");
   take(b);
   for (const char* id : {"n1", "n2", "n3", "n1"}) send(b, id);  // n1 still being stored
@@ -238,10 +237,7 @@ TEST_F(InboxTest, OldRetryIdsGoPastTheCapUnlessStillBeingStored) {
 
 TEST_F(InboxTest, WhatWaitsBehindAcksIsBoundedWithRateLimited) {
   tracks.max_waiting_bytes = 100;
-  connections.clear();
-  box.reset();
-  db.reset();
-  open();
+  restart();
   core::Connection& a = connect("a");
   core::Connection& b = connect("b");
   take(a);
