@@ -22,6 +22,15 @@ constexpr const char* version_two_acked_id =
     "CREATE TABLE acked_id (node_id TEXT NOT NULL, id TEXT NOT NULL, at_ms INTEGER NOT NULL, "
     "PRIMARY KEY (node_id, id)) WITHOUT ROWID; CREATE INDEX acked_id_at ON acked_id (at_ms); ";
 
+// Runs `sql` on a closed store's file: the file as an older (or newer)
+// allspark left it.
+void rewrite_file(const std::string& path, const std::string& sql) {
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(path, error)) << error;
+  ASSERT_TRUE(db.exec(sql.c_str(), error)) << error;
+}
+
 TEST_F(SqliteStoreTest, FreshFileIsWalAtTheCurrentSchemaVersion) {
   store.reset();
   Database db;
@@ -35,13 +44,8 @@ TEST_F(SqliteStoreTest, FreshFileIsWalAtTheCurrentSchemaVersion) {
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    std::string newer = "PRAGMA user_version = " + std::to_string(allspark::store::sqlite::schema_version + 1);
-    ASSERT_TRUE(db.exec(newer.c_str(), error)) << error;
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      rewrite_file(db_path(), "PRAGMA user_version = " + std::to_string(allspark::store::sqlite::schema_version + 1)));
   std::string error;
   EXPECT_EQ(open_sqlite_store(db_path(), error), nullptr);
   EXPECT_NE(error.find("newer"), std::string::npos) << error;
@@ -98,17 +102,10 @@ TEST_F(SqliteStoreTest, AckedIdsSurviveAReopenAndOldOnesGo) {
 // window are kept, and ids with quotes or backslashes survive the JSON.
 TEST_F(SqliteStoreTest, VersionThreeAckedIdsBecomeBatches) {
   store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    ASSERT_TRUE(db.exec(("DROP TABLE acked_batch; " + std::string(version_two_acked_id) +
-                         "INSERT INTO acked_id VALUES ('a', 'm1', 1000), ('a', 'm2', 5000), ('b', 'm1', 3000); "
-                         "PRAGMA user_version = 3")
-                            .c_str(),
-                        error))
-        << error;
-  }
+  ASSERT_NO_FATAL_FAILURE(rewrite_file(
+      db_path(), "DROP TABLE acked_batch; " + std::string(version_two_acked_id) +
+                     "INSERT INTO acked_id VALUES ('a', 'm1', 1000), ('a', 'm2', 5000), ('b', 'm1', 3000); "
+                     "PRAGMA user_version = 3"));
   reopen();
   store->remember_acked_ids({{"a", "m1", 6000}, {"c", "q\"\\\n", 4000}});
   store->flush();
@@ -138,16 +135,10 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
   store->flush();
   ASSERT_TRUE(ok);
   store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    // Back to what version 1 wrote: later migrations only add tables.
-    ASSERT_TRUE(db.exec("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
-                        "DROP TABLE acked_batch; PRAGMA user_version = 1",
-                        error))
-        << error;
-  }
+  // Back to what version 1 wrote: later migrations only add tables.
+  ASSERT_NO_FATAL_FAILURE(rewrite_file(db_path(),
+                                       "DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
+                                       "DROP TABLE acked_batch; PRAGMA user_version = 1"));
   reopen();
   store->remember_acked_ids({{"a", "m1", 1000}});
   store->flush();
@@ -165,20 +156,11 @@ TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
   store->flush();
   ASSERT_TRUE(ok);
   store.reset();
-  {
-    Database db;
-    std::string error;
-    ASSERT_TRUE(db.open(db_path(), error)) << error;
-    // Version 2's acked ids were one row per id.
-    ASSERT_TRUE(db.exec(("DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
-                         "DROP TABLE acked_batch; " +
-                         std::string(version_two_acked_id) +
-                         "INSERT INTO acked_id VALUES ('n', 'm1', 1000); PRAGMA user_version = 2")
-                            .c_str(),
-                        error))
-        << error;
-    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'session%'", error), 0);
-  }
+  // Version 2's acked ids were one row per id.
+  ASSERT_NO_FATAL_FAILURE(rewrite_file(
+      db_path(), "DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; DROP TABLE acked_batch; " +
+                     std::string(version_two_acked_id) +
+                     "INSERT INTO acked_id VALUES ('n', 'm1', 1000); PRAGMA user_version = 2"));
   reopen();
   store->flush();
   {
