@@ -190,6 +190,7 @@ int run_server(const ServeConfig& config) {
     net::Shard& shard = *shards.back();
     inbox::InboxConfig inbox_config;
     inbox_config.post = [&shard](std::function<void()> work) { shard.post_work(std::move(work)); };
+    inbox_config.post_answer = [&shard](std::function<void()> work) { shard.post_store_answer(std::move(work)); };
     if (webhook) inbox_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
     inbox_config.session_access = [&sessions, i](std::string_view node_id, protocol::Role role,
                                                  std::string_view session_id) {
@@ -212,11 +213,16 @@ int run_server(const ServeConfig& config) {
       session::Sessions& there = *sessions[to];
       shards[to]->post_work([&there, work = std::move(work)] { work(there); });
     };
+    sessions_config.post_answer = [&shard](std::function<void()> work) { shard.post_store_answer(std::move(work)); };
     if (webhook) sessions_config.notify = [&webhook](std::string body) { webhook->post(std::move(body)); };
     sessions.push_back(std::make_unique<session::Sessions>(shard.router(), *inboxes.back(), *store, sessions_config));
     sessions.back()->restore(session_snapshot);
     shard.router().set_sessions(sessions.back().get());
   }
+  // Each transaction's answers reach a shard in one post (Store::set_after_callbacks).
+  store->set_after_callbacks([&shards] {
+    for (const auto& shard : shards) shard->hand_over_store_answers();
+  });
   auto total_connections = [&shards] {
     std::uint64_t n = 0;
     for (const auto& shard : shards) n += shard->connection_count();

@@ -30,6 +30,7 @@ TracksConfig tracks_config(const InboxConfig& config) {
 
 Inbox::Inbox(core::Router& router, store::Store& store, InboxConfig config)
     : router_(router), store_(store), config_(std::move(config)), tracks_(router, tracks_config(config_)) {
+  if (!config_.post_answer) config_.post_answer = config_.post;
   tracks_.set_remember([this](std::string_view node_id, std::string_view id, std::int64_t at_ms) {
     pending_acked_ids_.push_back({std::string(node_id), std::string(id), at_ms});
   });
@@ -76,9 +77,8 @@ void Inbox::keep(core::Node& node, const core::KeepRequest& request, const core:
   entry.frame += ',';
   entry.frame += body.view();
   PendingReply& reply = pending_replies_.emplace_back(
-      PendingReply{request.sender, std::string(request.id), node.id, seq, std::string(request.src_id), -1, {},
-                   std::string(request.dest_alias)});
-  if (request.ack) reply.frame = entry.frame;
+      PendingReply{request.sender, std::string(request.id), node.id, seq, std::string(request.src_id), -1,
+                   std::string(request.dest_alias), request.ack});
   if (request.track == 0) return;
   if (pending_reports_.empty() || !pending_reports_.back().open ||
       pending_reports_.back().report.track != request.track || pending_reports_.back().shard != request.sender.shard) {
@@ -112,19 +112,23 @@ void Inbox::end_batch() {
 
 void Inbox::append_pending() {
   if (pending_entries_.empty()) return;
-  std::vector<store::InboxEntry> entries;
-  entries.swap(pending_entries_);
+  // The store lets go of the entries once they are committed: the answer
+  // reads the stored copies from them and frees them here, on this thread.
+  auto entries = std::make_shared<std::vector<store::InboxEntry>>();
+  entries->swap(pending_entries_);
   auto replies = std::make_shared<std::vector<PendingReply>>();
   replies->swap(pending_replies_);
   auto reports = std::make_shared<std::vector<PendingReport>>();
   reports->swap(pending_reports_);
-  store_.append(std::move(entries), [this, replies, reports](bool ok) {
-    config_.post([this, replies, reports, ok] { on_stored(*replies, *reports, ok); });
+  store_.append(entries, [this, entries, replies, reports](bool ok) {
+    config_.post_answer([this, entries, replies, reports, ok] { on_stored(*entries, *replies, *reports, ok); });
   });
 }
 
-void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok) {
-  for (const PendingReply& pending : replies) {
+void Inbox::on_stored(const std::vector<store::InboxEntry>& entries, const std::vector<PendingReply>& replies,
+                      std::vector<PendingReport>& reports, bool ok) {
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    const PendingReply& pending = replies[i];
     core::TrackReport* report = pending.report >= 0 ? &reports[static_cast<std::size_t>(pending.report)].report : nullptr;
     if (!ok) {
       counters_.store_failures.add();
@@ -138,10 +142,10 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
     }
     counters_.stored.add();
     if (report != nullptr) report->stored.push_back({pending.node, pending.seq});
-    if (!pending.frame.empty()) {
+    if (pending.ack) {
       const core::Node* node = router_.directory().find_node(pending.node);
       if (node != nullptr && !node->connections.empty()) {
-        std::uint64_t written = deliver_stored(*node, pending);
+        std::uint64_t written = deliver_stored(*node, pending, entries[i].frame);
         if (report != nullptr) report->delivered += written;
         continue;  // live: no -4, no webhook
       }
@@ -164,8 +168,8 @@ void Inbox::on_stored(const std::vector<PendingReply>& replies, std::vector<Pend
 
 // An `ack` copy, now stored, to the node's live connections but the sender's;
 // a connection whose replay already covers this seq gets it from there.
-std::uint64_t Inbox::deliver_stored(const core::Node& node, const PendingReply& reply) {
-  core::Body* body = core::Body::copy_of(reply.frame);
+std::uint64_t Inbox::deliver_stored(const core::Node& node, const PendingReply& reply, std::string_view frame) {
+  core::Body* body = core::Body::copy_of(frame);
   std::uint64_t written = 0;
   for (core::Connection* connection : node.connections) {
     if (connection->close_code != 0) continue;
@@ -217,7 +221,7 @@ void Inbox::fetch_page(core::Connection& connection) {
   std::uint64_t serial = connection.serial;
   store_.fetch(connection.node->id, replay.after_seq, replay.up_to, 1000, config_.replay_page_bytes,
                [this, serial](std::vector<store::InboxEntry> entries, bool more) {
-                 config_.post([this, serial, entries = std::move(entries), more]() mutable {
+                 config_.post_answer([this, serial, entries = std::move(entries), more]() mutable {
                    on_page(serial, std::move(entries), more);
                  });
                });
@@ -377,7 +381,7 @@ void Inbox::fetch(const core::Node& node, std::optional<std::uint64_t> from_seq,
   store_.fetch(node.id, after, up_to, limit, config_.fetch_bytes,
                [this, from_seq, to_seq, up_to, done = std::move(done)](std::vector<store::InboxEntry> entries,
                                                                         bool more) mutable {
-                 config_.post([from_seq, to_seq, up_to, entries = std::move(entries), more, done = std::move(done)] {
+                 config_.post_answer([from_seq, to_seq, up_to, entries = std::move(entries), more, done = std::move(done)] {
                    // The range used: as asked, else the oldest and newest seq (0 and 0 when empty).
                    std::uint64_t first = from_seq ? *from_seq : entries.empty() ? 0 : entries.front().seq;
                    std::uint64_t last = to_seq ? *to_seq : entries.empty() ? 0 : up_to;

@@ -29,8 +29,12 @@ struct InboxCounters {
 struct InboxConfig {
   std::size_t replay_page_bytes = 256 * 1024;  // a backlog is replayed in pages of this size
   std::size_t fetch_bytes = 1u << 20;          // section 6: the messages of one -102 add up to at most this
-  // Runs a store answer on the shard's thread.
+  // Runs work on the shard's thread, later.
   std::function<void(std::function<void()>)> post;
+  // Runs a store answer on the shard's thread (called from store callbacks:
+  // the answers of one transaction may wait for its last callback). Empty:
+  // `post`.
+  std::function<void(std::function<void()>)> post_answer;
   // The offline webhook (--offline-webhook): called, from the shard's thread,
   // with the JSON body of one POST per message stored for an offline node.
   // Empty: no webhook.
@@ -116,8 +120,8 @@ class Inbox final : public core::Offline {
     std::uint64_t seq;   // its seq there
     std::string src_id;  // the sender, for the webhook
     std::int64_t report = -1;  // its track's entry in the batch's reports, if tracked
-    std::string frame;   // with `ack`: the stored copy, for the node's live connections
     std::string alias;   // the recipient as the sender named it (an anonymous id), for -4
+    bool ack = false;    // the stored copy (the batch's entry of the same index) goes to live connections
   };
   // One tracked delivery's copies in a batch, reported once they are stored.
   struct PendingReport {
@@ -138,8 +142,9 @@ class Inbox final : public core::Offline {
   };
 
   void append_pending();
-  void on_stored(const std::vector<PendingReply>& replies, std::vector<PendingReport>& reports, bool ok);
-  std::uint64_t deliver_stored(const core::Node& node, const PendingReply& reply);
+  void on_stored(const std::vector<store::InboxEntry>& entries, const std::vector<PendingReply>& replies,
+                 std::vector<PendingReport>& reports, bool ok);
+  std::uint64_t deliver_stored(const core::Node& node, const PendingReply& reply, std::string_view frame);
   void set_push_key(core::Connection& connection, core::Sender sender, std::string_view id,
                     const protocol::JsonMember& member);
   static constexpr std::size_t max_push_key_bytes = 4096;
@@ -158,7 +163,7 @@ class Inbox final : public core::Offline {
   InboxConfig config_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Replay>> replays_;  // by connection serial
   std::vector<store::InboxEntry> pending_entries_;                      // for the store, at end_batch
-  std::vector<PendingReply> pending_replies_;
+  std::vector<PendingReply> pending_replies_;  // one per pending entry, in the same order
   std::vector<PendingReport> pending_reports_;
   std::vector<store::AckedId> pending_acked_ids_;  // for the store, at end_batch
   Tracks tracks_;

@@ -13,7 +13,7 @@ void Inbox::fetch_log_page(core::Connection& connection, Replay& replay) {
   store_.fetch_backlog(connection.node->id, replay.after_session, replay.after_session_seq, 1000,
                        config_.replay_page_bytes,
                        [this, serial](std::vector<store::LogEntry> entries, bool more) {
-                         config_.post([this, serial, entries = std::move(entries), more]() mutable {
+                         config_.post_answer([this, serial, entries = std::move(entries), more]() mutable {
                            on_log_page(serial, std::move(entries), more);
                          });
                        });
@@ -56,7 +56,7 @@ void Inbox::fetch_log(const core::Node& node, std::string session_id, std::optio
   store_.fetch_log(std::move(session_id), after, up_to, limit, config_.fetch_bytes,
                    [this, head = node.dest_head, from_seq, to_seq, done = std::move(done)](
                        std::vector<store::LogEntry> entries, bool more, std::uint64_t last_seq) {
-                     config_.post([head, from_seq, to_seq, entries = std::move(entries), more, last_seq, done] {
+                     config_.post_answer([head, from_seq, to_seq, entries = std::move(entries), more, last_seq, done] {
                        // Each message exactly as it is delivered to this node.
                        std::vector<store::InboxEntry> framed;
                        framed.reserve(entries.size());

@@ -1,6 +1,7 @@
 #include "net/shard.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -131,11 +132,19 @@ Shard::Shard(boost::asio::io_context& io, ShardConfig config)
       config_(std::move(config)),
       router_(config_.router),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      answers_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       epoll_watch_(io),
       sweep_timer_(io),
       ping_timer_(io),
       read_buffer_(new std::uint8_t[read_buffer_bytes]) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  if (answers_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  epoll_event answers{};
+  answers.events = EPOLLIN;
+  answers.data.ptr = nullptr;  // no connection: the store's answers
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, answers_fd_, &answers) != 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl (store answers)");
+  }
   epoll_watch_.assign(::dup(epoll_fd_));
   iov_.resize(frames_per_writev * 3);
   frame_headers_.resize(frames_per_writev);
@@ -146,6 +155,7 @@ Shard::~Shard() {
   dead_.clear();
   // Connections still open are closed with the process; nothing to hand over here.
   ::close(epoll_fd_);
+  ::close(answers_fd_);
 }
 
 void Shard::start() {
@@ -200,6 +210,10 @@ void Shard::on_events() {
   }
   for (int i = 0; i < count; ++i) {
     auto* ws = static_cast<WsConnection*>(events_[i].data.ptr);
+    if (ws == nullptr) {  // the store's answers
+      run_store_answers();
+      continue;
+    }
     if (ws->state == WsState::dead) continue;
     std::uint32_t flags = events_[i].events;
     if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -346,6 +360,40 @@ void Shard::post_work(std::function<void()> work) {
     work();
     flush_dirty();
   });
+}
+
+void Shard::post_store_answer(std::function<void()> work) {
+  const std::lock_guard lock(answers_mutex_);
+  answers_.push_back(std::move(work));
+}
+
+// The store's thread only writes the eventfd, which the shard's own epoll
+// watches: no Asio post, whose lock the woken shard would wait for while the
+// store's thread still holds it (two more context switches per transaction).
+void Shard::hand_over_store_answers() {
+  {
+    const std::lock_guard lock(answers_mutex_);
+    if (answers_.empty() || answers_signalled_) return;
+    answers_signalled_ = true;
+  }
+  std::uint64_t one = 1;
+  if (::write(answers_fd_, &one, sizeof one) < 0 && errno != EAGAIN) {
+    spdlog::error("store answers eventfd: {}", std::strerror(errno));
+  }
+}
+
+void Shard::run_store_answers() {
+  std::uint64_t count = 0;
+  if (::read(answers_fd_, &count, sizeof count) < 0 && errno != EAGAIN) {
+    spdlog::error("store answers eventfd: {}", std::strerror(errno));
+  }
+  std::vector<std::function<void()>> answers;
+  {
+    const std::lock_guard lock(answers_mutex_);
+    answers.swap(answers_);
+    answers_signalled_ = false;
+  }
+  for (const auto& work : answers) work();
 }
 
 void Shard::flush_dirty() {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -55,8 +56,15 @@ class Shard {
   void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
 
   // Runs `work` on this shard's thread (from any thread), then flushes what
-  // it queued: how store answers come back.
+  // it queued.
   void post_work(std::function<void()> work);
+  // The same for store answers (called on the store's thread): they wait
+  // until the store has run every callback of its transaction, then
+  // hand_over_store_answers() wakes the shard once for all of them, which
+  // runs them in their order: one wake-up per transaction, not one per
+  // callback.
+  void post_store_answer(std::function<void()> work);
+  void hand_over_store_answers();
   // Hands mail from another shard to this one (called on the other shard's
   // thread: it only posts).
   void post_mail(core::ShardMail mail);
@@ -79,6 +87,7 @@ class Shard {
   void on_message(WsConnection& ws, std::string_view text);
   void on_control(WsConnection& ws);
   void begin_close(WsConnection& ws, std::uint16_t code, std::string_view reason);
+  void run_store_answers();
   void flush_dirty();
   void flush(WsConnection& ws);
   void destroy(WsConnection& ws);
@@ -89,6 +98,7 @@ class Shard {
   ShardConfig config_;
   core::Router router_;
   int epoll_fd_ = -1;
+  int answers_fd_ = -1;  // an eventfd in epoll_fd_: store answers are waiting
   boost::asio::posix::stream_descriptor epoll_watch_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer ping_timer_;  // one timer for every connection's pings (no timer per connection)
@@ -103,6 +113,9 @@ class Shard {
   std::vector<WsConnection*> all_;         // every live connection, for close_all
   std::int64_t now_ms_ = 0;
   ShardCounters counters_;
+  std::mutex answers_mutex_;
+  std::vector<std::function<void()>> answers_;  // guarded by answers_mutex_
+  bool answers_signalled_ = false;              // guarded by answers_mutex_: answers_fd_ was written
 };
 
 }  // namespace allspark::net

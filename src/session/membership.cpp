@@ -102,7 +102,7 @@ void Sessions::create(const Caller& caller, CreateRequest request, std::int64_t 
   protocol::append_id_field(body, "session_id", record.session_id);
   Answer answer = ok_answer(body + "}", 201);
   store_.create_session(record, change->members, [this, change, answer, done](bool ok) {
-    config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
+    config_.post_answer([this, change, answer, done, ok] { commit(change, answer, done, ok); });
   });
 }
 
@@ -133,7 +133,7 @@ void Sessions::join(const Caller& caller, const std::string& session_id, std::st
   parked_[change->session_id];  // in flight: later changes of this session wait for it
   Answer answer = ok_answer(membership_body(session_id, node_id, change->members[0].anonymous_id));
   store_.put_member(change->members[0], [this, change, answer, done](bool ok) {
-    config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
+    config_.post_answer([this, change, answer, done, ok] { commit(change, answer, done, ok); });
   });
 }
 
@@ -157,7 +157,7 @@ void Sessions::leave(const Caller& caller, const std::string& session_id, std::s
   parked_[change->session_id];  // in flight: later changes of this session wait for it
   Answer answer = ok_answer(membership_body(session_id, node_id, {}));
   store_.remove_member(session_id, node_id, [this, change, answer, done](bool ok) {
-    config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
+    config_.post_answer([this, change, answer, done, ok] { commit(change, answer, done, ok); });
   });
 }
 
@@ -180,7 +180,7 @@ void Sessions::reveal(const Caller& caller, const std::string& session_id, std::
   store::SessionMember stored{session_id, caller.node_id, {}, member->cursor};
   parked_[change->session_id];  // in flight: later changes of this session wait for it
   store_.put_member(std::move(stored), [this, change, answer, done](bool ok) {
-    config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
+    config_.post_answer([this, change, answer, done, ok] { commit(change, answer, done, ok); });
   });
 }
 
@@ -198,7 +198,7 @@ void Sessions::remove(const Caller& caller, const std::string& session_id, std::
   protocol::append_id_field(body, "session_id", session_id);
   Answer answer = ok_answer(body + "}");
   store_.delete_session(session_id, [this, change, answer, done](bool ok) {
-    config_.post_to(shard_, [change, answer, done, ok](Sessions& self) { self.commit(change, answer, done, ok); });
+    config_.post_answer([this, change, answer, done, ok] { commit(change, answer, done, ok); });
   });
 }
 

@@ -22,7 +22,13 @@ Sessions::Sessions(core::Router& router, core::Offline& offline, store::Store& s
       config_(std::move(config)),
       shard_(router.config().shard),
       outbox_(router.config().shards),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()) {
+  if (!config_.post_answer) {
+    config_.post_answer = [this](std::function<void()> work) {
+      config_.post_to(shard_, [work = std::move(work)](Sessions&) { work(); });
+    };
+  }
+}
 
 Session* Sessions::find(std::string_view session_id) {
   auto it = sessions_.find(session_id);
@@ -238,7 +244,7 @@ void Sessions::end_batch() {
     const bool background = appends->empty();
     auto done = [this, appends](bool ok) {
       if (appends->empty()) return;
-      config_.post_to(shard_, [appends, ok](Sessions& self) { self.on_appended(*appends, ok); });
+      config_.post_answer([this, appends, ok] { on_appended(*appends, ok); });
     };
     if (background) {
       store_.append_log_background(std::move(entries), std::move(done));

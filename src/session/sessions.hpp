@@ -4,7 +4,8 @@
 // shard, numbered and logged on the session's home shard, fanned out by each
 // shard to the members homed there), session acks, and the membership
 // changes of the HTTP API with their events (-100, -103, -104). Owned by the
-// shard's thread; other shards and the store answer through `post_to`.
+// shard's thread; other shards answer through `post_to`, the store through
+// `post_answer`.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,9 @@ struct SessionsConfig {
   // Runs `work` on a shard's thread (this one's included) with that shard's
   // Sessions, then flushes what it queued.
   std::function<void(std::uint32_t shard, std::function<void(Sessions&)> work)> post_to;
+  // Runs a store answer on this shard's thread (called from store callbacks,
+  // like InboxConfig::post_answer). Empty: post_to this shard.
+  std::function<void(std::function<void()> work)> post_answer;
   // The offline webhook: one POST body per session message some member missed.
   std::function<void(std::string body)> notify;
 };

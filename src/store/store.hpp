@@ -98,8 +98,13 @@ class Store {
   virtual std::vector<InboxState> load_inbox_states() = 0;
 
   // Appends entries (their seqs were given by the node's home shard). `done`
-  // runs once they are committed (ok) or failed.
-  virtual void append(std::vector<InboxEntry> entries, std::function<void(bool ok)> done) = 0;
+  // runs once they are committed (ok) or failed. The store lets go of
+  // `entries` before `done` runs: a caller keeping a reference reads the
+  // stored frames in its answer, and frees them on its own thread.
+  virtual void append(std::shared_ptr<const std::vector<InboxEntry>> entries, std::function<void(bool ok)> done) = 0;
+  void append(std::vector<InboxEntry> entries, std::function<void(bool ok)> done) {
+    append(std::make_shared<const std::vector<InboxEntry>>(std::move(entries)), std::move(done));
+  }
 
   // Removes a node's entries with seq <= up_to_seq.
   virtual void ack(std::string node_id, std::uint64_t up_to_seq) = 0;
@@ -166,6 +171,13 @@ class Store {
 
   // Blocks until everything called before is committed (shutdown).
   virtual void flush() = 0;
+
+  // Runs `hook` on the store's thread once all the callbacks of a
+  // transaction have run (set once, before the first call that has a
+  // callback). Callers whose callbacks only queue work for their thread hand
+  // it over here: one wake-up of that thread per transaction, which then does
+  // not preempt the store between two of its callbacks.
+  virtual void set_after_callbacks(std::function<void()> hook) = 0;
 
   // Thread-safe snapshot for /metrics.
   virtual StoreStats stats() const = 0;

@@ -6,13 +6,30 @@
 
 namespace allspark::store::sqlite {
 
+namespace {
+constexpr int rows_per_insert = 16;
+
+std::string insert_entries_sql() {
+  std::string sql = "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES ";
+  for (int row = 0; row < rows_per_insert; ++row) {
+    const std::string first = std::to_string(row * 4 + 1);
+    if (row > 0) sql += ", ";
+    sql += "(?" + first + ", ?" + std::to_string(row * 4 + 2) + ", ?" + std::to_string(row * 4 + 3) + ", ?" +
+           std::to_string(row * 4 + 4) + ")";
+  }
+  return sql;
+}
+}  // namespace
+
 bool InboxTables::open(Database db, std::string& error) {
   db_ = std::move(db);
+  const std::string insert_many = insert_entries_sql();
   const std::pair<Statement*, const char*> statements[] = {
       {&begin_, "BEGIN IMMEDIATE"},  // the only writer: take the lock up front
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
       {&insert_entry_, "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES (?1, ?2, ?3, ?4)"},
+      {&insert_entries_, insert_many.c_str()},
       {&raise_last_seq_,
        "INSERT INTO node (node_id, last_seq) VALUES (?1, ?2) "
        "ON CONFLICT (node_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)"},
@@ -59,10 +76,21 @@ void InboxTables::rollback() {
 }
 
 bool InboxTables::append(const std::vector<InboxEntry>& entries, std::uint64_t& written) {
-  // One last_seq update per run of entries for the same node (the usual
-  // call carries one node's messages), not one per row.
-  std::size_t run_start = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
+  // Rows go rows_per_insert to a statement (one step, not one per row), the
+  // rest one by one.
+  std::size_t i = 0;
+  for (; i + rows_per_insert <= entries.size(); i += rows_per_insert) {
+    for (int row = 0; row < rows_per_insert; ++row) {
+      const InboxEntry& entry = entries[i + static_cast<std::size_t>(row)];
+      insert_entries_.bind(row * 4 + 1, entry.node_id);
+      insert_entries_.bind(row * 4 + 2, to_sql(entry.seq));
+      insert_entries_.bind(row * 4 + 3, entry.stored_at_ms);
+      insert_entries_.bind(row * 4 + 4, entry.frame);
+    }
+    if (!insert_entries_.run()) return false;
+    written += rows_per_insert;
+  }
+  for (; i < entries.size(); ++i) {
     const InboxEntry& entry = entries[i];
     insert_entry_.bind(1, entry.node_id);
     insert_entry_.bind(2, to_sql(entry.seq));
@@ -70,15 +98,19 @@ bool InboxTables::append(const std::vector<InboxEntry>& entries, std::uint64_t& 
     insert_entry_.bind(4, entry.frame);
     if (!insert_entry_.run()) return false;
     ++written;
-
-    const bool run_ends = i + 1 == entries.size() || entries[i + 1].node_id != entry.node_id;
+  }
+  // One last_seq update per run of entries for the same node (the usual
+  // call carries one node's messages), not one per row.
+  std::size_t run_start = 0;
+  for (std::size_t j = 0; j < entries.size(); ++j) {
+    const bool run_ends = j + 1 == entries.size() || entries[j + 1].node_id != entries[j].node_id;
     if (!run_ends) continue;
     std::uint64_t run_max = 0;
-    for (std::size_t j = run_start; j <= i; ++j) run_max = std::max(run_max, entries[j].seq);
-    raise_last_seq_.bind(1, entry.node_id);
+    for (std::size_t k = run_start; k <= j; ++k) run_max = std::max(run_max, entries[k].seq);
+    raise_last_seq_.bind(1, entries[j].node_id);
     raise_last_seq_.bind(2, to_sql(run_max));
     if (!raise_last_seq_.run()) return false;
-    run_start = i + 1;
+    run_start = j + 1;
   }
   return true;
 }

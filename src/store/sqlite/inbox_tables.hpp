@@ -60,6 +60,7 @@ class InboxTables {
   Statement commit_;
   Statement rollback_;
   Statement insert_entry_;
+  Statement insert_entries_;  // rows_per_insert rows in one statement
   Statement raise_last_seq_;
   Statement delete_up_to_;
   Statement select_after_;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <future>
 #include <string>
 #include <type_traits>
@@ -18,7 +19,7 @@ namespace allspark::store::sqlite {
 
 // Node inboxes.
 struct AppendOp {
-  std::vector<InboxEntry> entries;
+  std::shared_ptr<const std::vector<InboxEntry>> entries;
   std::function<void(bool ok)> done;
 };
 struct AckOp {

@@ -54,7 +54,8 @@ class SqliteStore final : public Store {
     return result.get();  // throws when the store cannot be read
   }
 
-  void append(std::vector<InboxEntry> entries, std::function<void(bool ok)> done) override {
+  using Store::append;
+  void append(std::shared_ptr<const std::vector<InboxEntry>> entries, std::function<void(bool ok)> done) override {
     push(AppendOp{std::move(entries), std::move(done)});
   }
 
@@ -156,6 +157,12 @@ class SqliteStore final : public Store {
     committed.wait();
   }
 
+  void set_after_callbacks(std::function<void()> hook) override {
+    const std::lock_guard lock(mutex_);
+    new_after_callbacks_ = std::move(hook);
+    after_callbacks_set_ = true;
+  }
+
   StoreStats stats() const override {
     constexpr auto relaxed = std::memory_order_relaxed;
     // By name: a field added to StoreStats in the middle cannot shift the others.
@@ -180,10 +187,11 @@ class SqliteStore final : public Store {
       const std::lock_guard lock(mutex_);
       const bool urgent = !sqlite::is_background(op);
       // The thread sleeps on an empty queue, or lingers over background work
-      // until work someone waits for comes: one wake-up per batch, not one
-      // per call.
-      wake = queue_.empty() || (urgent && !urgent_queued_);
+      // (or rests after a transaction) until work someone waits for comes:
+      // one wake-up per batch, not one per call.
+      wake = (sleeping_ && queue_.empty()) || (urgent && !urgent_queued_);
       urgent_queued_ = urgent_queued_ || urgent;
+      if (queue_.empty()) queued_at_ = std::chrono::steady_clock::now();
       queue_.push_back(std::move(op));
       queue_depth_.store(queue_.size(), std::memory_order_relaxed);
     }
@@ -192,39 +200,57 @@ class SqliteStore final : public Store {
 
   void run() {
     pthread_setname_np(pthread_self(), "store");  // top -H, and the benchmarks' per-thread CPU
+    const std::chrono::milliseconds linger(limits_.linger_ms);
     std::vector<Operation> batch;
+    bool resting = false;
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        // With a retention, the thread also wakes to drop what is too old:
-        // every tenth of the retention, at least each second, at most each minute.
-        auto woken = [this] { return !queue_.empty() || stopping_; };
-        if (limits_.retention_ms > 0) {
-          auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(limits_.retention_ms / 10, 1000, 60000));
-          if (!wake_.wait_for(lock, sweep, woken)) {
+        auto urgent = [this] { return urgent_queued_ || stopping_; };
+        // Resting, for linger_ms after a transaction: background work is
+        // queued without a wake-up and looked at when the rest ends, so the
+        // acked ids and acks that follow a transaction's answers cost no
+        // wake-up of their own. Work someone waits for ends the rest.
+        if (resting && queue_.empty() && linger.count() > 0) wake_.wait_for(lock, linger, urgent);
+        resting = false;
+        if (queue_.empty() && !stopping_) {
+          // Asleep: any call wakes the thread. With a retention, it also
+          // wakes to drop what is too old: every tenth of the retention, at
+          // least each second, at most each minute.
+          sleeping_ = true;
+          auto woken = [this] { return !queue_.empty() || stopping_; };
+          bool sweep_due = false;
+          if (limits_.retention_ms > 0) {
+            auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(limits_.retention_ms / 10, 1000, 60000));
+            sweep_due = !wake_.wait_for(lock, sweep, woken);
+          } else {
+            wake_.wait(lock, woken);
+          }
+          sleeping_ = false;
+          if (sweep_due) {
             lock.unlock();
             expire();
             continue;
           }
-        } else {
-          wake_.wait(lock, woken);
         }
         if (queue_.empty()) return;  // stopping, and everything is done
         // Group commit: background work alone (plain session log entries,
-        // acks, cursors) waits up to linger_ms for company, unless work that
-        // someone waits for arrives first.
-        if (!urgent_queued_ && !stopping_ && limits_.linger_ms > 0) {
-          wake_.wait_for(lock, std::chrono::milliseconds(limits_.linger_ms),
-                         [this] { return urgent_queued_ || stopping_; });
-        }
+        // acks, cursors) waits up to linger_ms from its call for company,
+        // unless work that someone waits for arrives first.
+        if (!urgent_queued_ && !stopping_ && linger.count() > 0) wake_.wait_until(lock, queued_at_ + linger, urgent);
         urgent_queued_ = false;
         // Everything queued goes into one transaction: the commit, not the
         // row, is what costs (DESIGN.md: 4-7 us per row at 256 per commit).
         batch.swap(queue_);
         queue_depth_.store(0, std::memory_order_relaxed);
+        if (after_callbacks_set_) {
+          after_callbacks_ = std::move(new_after_callbacks_);
+          after_callbacks_set_ = false;
+        }
       }
       process(batch);
       batch.clear();  // keeps its capacity for the next swap
+      resting = true;
     }
   }
 
@@ -253,6 +279,12 @@ class SqliteStore final : public Store {
       failures_.fetch_add((writes_ok ? 0 : writes) + (others_ok ? 0 : others), std::memory_order_relaxed);
     }
     finish(batch, writes_ok, others_ok);
+    if (after_callbacks_) after_callbacks_();
+    // Last: a flush returns once the hook too has run (at shutdown, nothing
+    // touches the callers' threads after flush()).
+    for (Operation& operation : batch) {
+      if (auto* flush = std::get_if<FlushOp>(&operation)) flush->done.set_value();
+    }
   }
 
   // Section 6: a node's inbox keeps at most inbox_max entries, the oldest go
@@ -295,7 +327,7 @@ class SqliteStore final : public Store {
               if (!with_writes) return true;
             }
             if constexpr (std::is_same_v<Op, AppendOp>) {
-              return tables_.append(op.entries, written) && trim(op.entries, trimmed);
+              return tables_.append(*op.entries, written) && trim(*op.entries, trimmed);
             } else if constexpr (std::is_same_v<Op, AckOp>) {
               return tables_.ack(op.node_id, op.up_to_seq, removed);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
@@ -366,7 +398,10 @@ class SqliteStore final : public Store {
       std::visit(
           [&](auto& op) {
             using Op = std::decay_t<decltype(op)>;
-            if constexpr (is_write<Op>) {
+            if constexpr (std::is_same_v<Op, AppendOp>) {
+              op.entries.reset();  // the caller's to free, on its own thread
+              if (op.done) op.done(writes_ok);
+            } else if constexpr (is_write<Op>) {
               if (op.done) op.done(writes_ok);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
               if (!others_ok) {
@@ -425,8 +460,6 @@ class SqliteStore final : public Store {
                 op.done.set_exception(std::make_exception_ptr(
                     std::runtime_error("sqlite store: cannot load sessions: " + last_error_)));
               }
-            } else if constexpr (std::is_same_v<Op, FlushOp>) {
-              op.done.set_value();
             }
           },
           operation);
@@ -463,6 +496,11 @@ class SqliteStore final : public Store {
   std::vector<Operation> queue_;  // guarded by mutex_
   bool stopping_ = false;         // guarded by mutex_
   bool urgent_queued_ = false;    // guarded by mutex_: the queue holds work someone waits for
+  bool sleeping_ = false;         // guarded by mutex_: the thread waits for any call
+  std::chrono::steady_clock::time_point queued_at_;  // guarded by mutex_: when the queue last stopped being empty
+  std::function<void()> new_after_callbacks_;        // guarded by mutex_, until the thread takes it
+  bool after_callbacks_set_ = false;                 // guarded by mutex_
+  std::function<void()> after_callbacks_;            // the thread's
 
   std::atomic<std::uint64_t> entries_written_{0};
   std::atomic<std::uint64_t> entries_acked_{0};

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -207,6 +208,55 @@ TEST_F(SqliteStoreTest, FlushWaitsForEverythingCalledBefore) {
   EXPECT_EQ(states()["one"].stored, 1100u);
 }
 
+// Store::set_after_callbacks: the hook runs once per transaction, after
+// every callback of it (how a shard gets one wake-up per transaction).
+TEST_F(SqliteStoreTest, AfterCallbacksHookFollowsEachTransactionsCallbacks) {
+  std::mutex mutex;
+  std::vector<std::string> events;  // "cb", or "hook"
+  store->set_after_callbacks([&] {
+    const std::lock_guard lock(mutex);
+    events.push_back("hook");
+  });
+  const auto before = store->stats().transactions;
+  constexpr int count = 300;
+  for (int i = 1; i <= count; ++i) {
+    store->append({entry_for("n", static_cast<std::uint64_t>(i))}, [&](bool) {
+      const std::lock_guard lock(mutex);
+      events.push_back("cb");
+    });
+  }
+  store->flush();  // returns once the hook of its own batch has run
+  const auto transactions = store->stats().transactions - before;
+  const std::lock_guard lock(mutex);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "hook");  // nothing answered after the last hook
+  std::size_t callbacks = 0;
+  std::size_t hooks = 0;
+  for (const std::string& event : events) (event == "cb" ? callbacks : hooks) += 1;
+  EXPECT_EQ(callbacks, static_cast<std::size_t>(count));
+  // One per batch: each transaction's, and the flush's own (which may have none).
+  EXPECT_GE(hooks, transactions);
+  EXPECT_LE(hooks, transactions + 1);
+  EXPECT_LT(hooks, static_cast<std::size_t>(count));  // many callbacks per hook
+  store->set_after_callbacks({});  // `events` goes with this test
+}
+
+// Background work called right after a transaction (while the thread rests
+// without being woken for it) is still committed within the linger, with no
+// other call to carry it.
+TEST_F(SqliteStoreTest, BackgroundWorkRightAfterATransactionIsCommittedAlone) {
+  std::promise<void> stored;
+  store->append({entry_for("n", 1), entry_for("n", 2)}, [&](bool) { stored.set_value(); });
+  stored.get_future().wait();
+  store->ack("n", 2);  // background: nobody waits for it
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (store->stats().entries_acked < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(store->stats().entries_acked, 2u);
+  EXPECT_EQ(store->stats().queue_depth, 0u);
+}
+
 TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
   EXPECT_TRUE(append_now({entry_for("a", 1), entry_for("a", 2)}));
   {
@@ -263,6 +313,37 @@ TEST_F(SqliteStoreTest, GivingASeqTwiceFails) {
   const Fetched f = fetch_now("a", 0);
   ASSERT_EQ(f.entries.size(), 1u);
   EXPECT_EQ(f.entries.front().frame, frame_for("a", 1));  // the first one kept
+}
+
+// An append larger than one multi-row INSERT (inbox_tables.cpp: 16 rows a
+// statement, the rest one by one), nodes interleaved: every row lands, each
+// node's last_seq is its highest; a seq given twice inside such a statement
+// fails the whole append and keeps nothing of it.
+TEST_F(SqliteStoreTest, LargeAppendsKeepEveryRowAndFailWhole) {
+  std::vector<InboxEntry> entries;
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+    entries.push_back(entry_for("a", seq));
+    if (seq <= 17) entries.push_back(entry_for("b", seq, 3));
+  }
+  ASSERT_EQ(entries.size(), 37u);  // two statements of 16, then 5 rows alone
+  EXPECT_TRUE(append_now(entries));
+  const Fetched a = fetch_now("a", 0);
+  ASSERT_EQ(a.entries.size(), 20u);
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) EXPECT_EQ(a.entries[seq - 1].frame, frame_for("a", seq));
+  const Fetched b = fetch_now("b", 0);
+  ASSERT_EQ(b.entries.size(), 17u);
+  EXPECT_EQ(b.entries.back().frame, frame_for("b", 17, 3));
+  auto s = states();
+  EXPECT_EQ(s["a"].last_seq, 20u);
+  EXPECT_EQ(s["b"].last_seq, 17u);
+
+  std::vector<InboxEntry> twice;
+  for (std::uint64_t seq = 21; seq <= 40; ++seq) twice.push_back(entry_for("a", seq));
+  twice[7] = entry_for("a", 20);  // already kept, in the first statement
+  EXPECT_FALSE(append_now(twice));
+  EXPECT_EQ(fetch_now("a", 0).entries.size(), 20u);
+  EXPECT_EQ(states()["a"].last_seq, 20u);
+  EXPECT_EQ(store->stats().entries_written, 37u);
 }
 
 TEST_F(SqliteStoreTest, ManySmallAppendsShareFewTransactions) {
