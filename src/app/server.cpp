@@ -134,8 +134,8 @@ int run_server(const ServeConfig& config) {
   std::vector<std::unique_ptr<boost::asio::io_context>> loops;
   for (unsigned i = 0; i < shard_count; ++i) loops.push_back(std::make_unique<boost::asio::io_context>(1));
   boost::asio::io_context& io = *loops[0];
-  // Declared after the io_contexts: destroyed (flushed, its thread joined)
-  // before them, while store answers can still be posted to them.
+  // Declared after the io_contexts, and closed (flushed, its thread joined)
+  // by close_store below, before the shards its answers go to are destroyed.
   store::StoreLimits limits;
   limits.inbox_max = config.inbox_max;
   limits.log_max = config.log_max;
@@ -149,6 +149,13 @@ int run_server(const ServeConfig& config) {
   std::vector<std::unique_ptr<net::Shard>> shards;
   std::vector<std::unique_ptr<inbox::Inbox>> inboxes;  // one per shard, owned by its thread
   std::vector<std::unique_ptr<session::Sessions>> sessions;  // one per shard, each a copy of every session
+  // Destroyed before those three, whichever way run_server returns: the
+  // store commits what is queued and runs its callbacks and its hook while
+  // the shards, inboxes and sessions they reach still exist.
+  struct StoreCloser {
+    std::unique_ptr<store::Store>& store;
+    ~StoreCloser() { store.reset(); }
+  } close_store{store};
   net::ShardConfig shard_config;
   shard_config.router.server_id = *server_id;
   shard_config.router.connection_prefix = random_hex(3) + "-";
@@ -219,7 +226,7 @@ int run_server(const ServeConfig& config) {
     sessions.back()->restore(session_snapshot);
     shard.router().set_sessions(sessions.back().get());
   }
-  // Each transaction's answers reach a shard in one post (Store::set_after_callbacks).
+  // Each transaction's answers wake a shard once (Store::set_after_callbacks).
   store->set_after_callbacks([&shards] {
     for (const auto& shard : shards) shard->hand_over_store_answers();
   });

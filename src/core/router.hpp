@@ -3,8 +3,8 @@
 // (PROTOCOL.md section 4), serialising the body once for all recipients, and
 // keeps what offline nodes must get (section 6). One router per shard, owned
 // by that shard's thread; no I/O: the net layer feeds it complete messages and
-// flushes the connections it marks dirty, the store answers through `post`,
-// and other shards through `send_mail`.
+// flushes the connections it marks dirty, the store answers through the
+// shard (Shard::post_store_answer), and other shards through `send_mail`.
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -120,8 +120,13 @@ void Inbox::append_pending() {
   replies->swap(pending_replies_);
   auto reports = std::make_shared<std::vector<PendingReport>>();
   reports->swap(pending_reports_);
-  store_.append(entries, [this, entries, replies, reports](bool ok) {
-    config_.post_answer([this, entries, replies, reports, ok] { on_stored(*entries, *replies, *reports, ok); });
+  // (Moved, not copied, into the callback and the answer: the store's
+  // thread must not hold the last reference.)
+  std::shared_ptr<const std::vector<store::InboxEntry>> stored = entries;
+  store_.append(std::move(stored), [this, entries = std::move(entries), replies = std::move(replies),
+                                    reports = std::move(reports)](bool ok) mutable {
+    config_.post_answer([this, entries = std::move(entries), replies = std::move(replies),
+                         reports = std::move(reports), ok] { on_stored(*entries, *replies, *reports, ok); });
   });
 }
 

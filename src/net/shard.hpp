@@ -58,10 +58,10 @@ class Shard {
   // Runs `work` on this shard's thread (from any thread), then flushes what
   // it queued.
   void post_work(std::function<void()> work);
-  // The same for store answers (called on the store's thread): they wait
+  // The same for store answers (called on the store's thread): they queue
   // until the store has run every callback of its transaction, then
-  // hand_over_store_answers() wakes the shard once for all of them, which
-  // runs them in their order: one wake-up per transaction, not one per
+  // hand_over_store_answers() wakes the shard once, which runs everything
+  // queued by then in its order: one wake-up per transaction, not one per
   // callback.
   void post_store_answer(std::function<void()> work);
   void hand_over_store_answers();

@@ -82,6 +82,7 @@ struct StoreLimits {
   std::uint64_t log_max = 0;      // entries per session log: the oldest go first
   std::int64_t retention_ms = 0;  // entries older than this are dropped
   std::uint32_t linger_ms = 5;    // how long background work may wait for company in a transaction
+                                  // (and the store's thread rests after one before it sleeps)
 };
 
 struct AckedId {

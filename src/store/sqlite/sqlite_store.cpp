@@ -201,6 +201,18 @@ class SqliteStore final : public Store {
   void run() {
     pthread_setname_np(pthread_self(), "store");  // top -H, and the benchmarks' per-thread CPU
     const std::chrono::milliseconds linger(limits_.linger_ms);
+    // With a retention, what is too old is dropped every tenth of the
+    // retention, at least each second, at most each minute: on a deadline,
+    // so that a steady trickle of calls cannot put it off.
+    const bool sweeps = limits_.retention_ms > 0;
+    const auto sweep_every =
+        std::chrono::milliseconds(std::clamp<std::int64_t>(limits_.retention_ms / 10, 1000, 60000));
+    auto next_sweep = std::chrono::steady_clock::now() + sweep_every;
+    auto sweep_if_due = [&] {
+      if (!sweeps || std::chrono::steady_clock::now() < next_sweep) return;
+      expire();
+      next_sweep = std::chrono::steady_clock::now() + sweep_every;
+    };
     std::vector<Operation> batch;
     bool resting = false;
     for (;;) {
@@ -214,22 +226,19 @@ class SqliteStore final : public Store {
         if (resting && queue_.empty() && linger.count() > 0) wake_.wait_for(lock, linger, urgent);
         resting = false;
         if (queue_.empty() && !stopping_) {
-          // Asleep: any call wakes the thread. With a retention, it also
-          // wakes to drop what is too old: every tenth of the retention, at
-          // least each second, at most each minute.
+          // Asleep: any call wakes the thread (and the sweep's deadline).
           sleeping_ = true;
           auto woken = [this] { return !queue_.empty() || stopping_; };
           bool sweep_due = false;
-          if (limits_.retention_ms > 0) {
-            auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(limits_.retention_ms / 10, 1000, 60000));
-            sweep_due = !wake_.wait_for(lock, sweep, woken);
+          if (sweeps) {
+            sweep_due = !wake_.wait_until(lock, next_sweep, woken);
           } else {
             wake_.wait(lock, woken);
           }
           sleeping_ = false;
           if (sweep_due) {
             lock.unlock();
-            expire();
+            sweep_if_due();
             continue;
           }
         }
@@ -251,6 +260,7 @@ class SqliteStore final : public Store {
       process(batch);
       batch.clear();  // keeps its capacity for the next swap
       resting = true;
+      sweep_if_due();
     }
   }
 
@@ -280,8 +290,8 @@ class SqliteStore final : public Store {
     }
     finish(batch, writes_ok, others_ok);
     if (after_callbacks_) after_callbacks_();
-    // Last: a flush returns once the hook too has run (at shutdown, nothing
-    // touches the callers' threads after flush()).
+    // Last: a flush returns once the hook too has run (at shutdown, no
+    // answer reaches a shard after flush()).
     for (Operation& operation : batch) {
       if (auto* flush = std::get_if<FlushOp>(&operation)) flush->done.set_value();
     }

@@ -524,6 +524,25 @@ TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
   EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{2});
 }
 
+// The sweep keeps its deadline: a steady trickle of calls (here an ack every
+// 200 ms, each waking the thread) does not put it off.
+TEST_F(SqliteStoreTest, RetentionSweepsUnderASteadyTrickleOfCalls) {
+  store.reset();
+  std::string error;
+  store = open_sqlite_store(db_path(), error, StoreLimits{.retention_ms = 1000});
+  ASSERT_TRUE(store) << error;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  InboxEntry old_entry = entry_for("a", 1);
+  old_entry.stored_at_ms = now - 60'000;
+  EXPECT_TRUE(append_now({old_entry}));
+  for (int i = 0; i < 25 && store->stats().dropped_retention == 0; ++i) {
+    store->ack("b", static_cast<std::uint64_t>(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(store->stats().dropped_retention, 1u);
+}
+
 
 }  // namespace
 }  // namespace allspark::store
