@@ -504,13 +504,25 @@ TEST_F(SqliteStoreTest, InboxMaxKeepsTheNewestEntriesOfEachNodeAndCountsTheRest)
   EXPECT_EQ(states()["a"].last_seq, 6u);  // seq still only grows
 }
 
-TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
-  store.reset();
-  std::string error;
-  store = open_sqlite_store(db_path(), error, StoreLimits{.retention_ms = 1000});
-  ASSERT_TRUE(store) << error;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+// The store again, with a retention of 1 s (its sweep then runs each second).
+class RetentionTest : public SqliteStoreTest {
+ protected:
+  void reopen_with_retention() {
+    store.reset();
+    std::string error;
+    store = open_sqlite_store(db_path(), error, StoreLimits{.retention_ms = 1000});
+    ASSERT_TRUE(store) << error;
+  }
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+TEST_F(RetentionTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
+  reopen_with_retention();
+  const std::int64_t now = now_ms();
   InboxEntry old_entry = entry_for("a", 1);
   old_entry.stored_at_ms = now - 60'000;
   InboxEntry fresh = entry_for("a", 2);
@@ -526,15 +538,10 @@ TEST_F(SqliteStoreTest, RetentionDropsOldEntriesInTheBackgroundAndCountsThem) {
 
 // The sweep keeps its deadline: a steady trickle of calls (here an ack every
 // 200 ms, each waking the thread) does not put it off.
-TEST_F(SqliteStoreTest, RetentionSweepsUnderASteadyTrickleOfCalls) {
-  store.reset();
-  std::string error;
-  store = open_sqlite_store(db_path(), error, StoreLimits{.retention_ms = 1000});
-  ASSERT_TRUE(store) << error;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+TEST_F(RetentionTest, RetentionSweepsUnderASteadyTrickleOfCalls) {
+  reopen_with_retention();
   InboxEntry old_entry = entry_for("a", 1);
-  old_entry.stored_at_ms = now - 60'000;
+  old_entry.stored_at_ms = now_ms() - 60'000;
   EXPECT_TRUE(append_now({old_entry}));
   for (int i = 0; i < 25 && store->stats().dropped_retention == 0; ++i) {
     store->ack("b", static_cast<std::uint64_t>(i));
