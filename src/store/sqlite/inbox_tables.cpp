@@ -4,31 +4,42 @@
 #include <string>
 #include <utility>
 
+#include "protocol/frames.hpp"
+#include "protocol/json.hpp"
+
 namespace allspark::store::sqlite {
 
 namespace {
 constexpr int rows_per_insert = 16;
 
-std::string insert_entries_sql() {
+// INSERT of `rows` rows: (?1, ?2, ?3, ?4), (?5, ...
+std::string insert_sql(int rows) {
   std::string sql = "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES ";
-  for (int row = 0; row < rows_per_insert; ++row) {
-    const std::string first = std::to_string(row * 4 + 1);
-    if (row > 0) sql += ", ";
-    sql += "(?" + first + ", ?" + std::to_string(row * 4 + 2) + ", ?" + std::to_string(row * 4 + 3) + ", ?" +
-           std::to_string(row * 4 + 4) + ")";
+  for (int parameter = 1; parameter <= rows * 4; ++parameter) {
+    sql += parameter % 4 == 1 ? (parameter > 1 ? "), (?" : "(?") : ", ?";
+    sql += std::to_string(parameter);
   }
-  return sql;
+  return sql + ")";
+}
+
+// Binds `entry` as row `row` (from 0) of an insert_sql statement.
+void bind_row(Statement& insert, int row, const InboxEntry& entry) {
+  insert.bind(row * 4 + 1, entry.node_id);
+  insert.bind(row * 4 + 2, to_sql(entry.seq));
+  insert.bind(row * 4 + 3, entry.stored_at_ms);
+  insert.bind(row * 4 + 4, entry.frame);
 }
 }  // namespace
 
 bool InboxTables::open(Database db, std::string& error) {
   db_ = std::move(db);
-  const std::string insert_many = insert_entries_sql();
+  const std::string insert_one = insert_sql(1);
+  const std::string insert_many = insert_sql(rows_per_insert);
   const std::pair<Statement*, const char*> statements[] = {
       {&begin_, "BEGIN IMMEDIATE"},  // the only writer: take the lock up front
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
-      {&insert_entry_, "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES (?1, ?2, ?3, ?4)"},
+      {&insert_entry_, insert_one.c_str()},
       {&insert_entries_, insert_many.c_str()},
       {&raise_last_seq_,
        "INSERT INTO node (node_id, last_seq) VALUES (?1, ?2) "
@@ -81,21 +92,13 @@ bool InboxTables::append(const std::vector<InboxEntry>& entries, std::uint64_t& 
   std::size_t i = 0;
   for (; i + rows_per_insert <= entries.size(); i += rows_per_insert) {
     for (int row = 0; row < rows_per_insert; ++row) {
-      const InboxEntry& entry = entries[i + static_cast<std::size_t>(row)];
-      insert_entries_.bind(row * 4 + 1, entry.node_id);
-      insert_entries_.bind(row * 4 + 2, to_sql(entry.seq));
-      insert_entries_.bind(row * 4 + 3, entry.stored_at_ms);
-      insert_entries_.bind(row * 4 + 4, entry.frame);
+      bind_row(insert_entries_, row, entries[i + static_cast<std::size_t>(row)]);
     }
     if (!insert_entries_.run()) return false;
     written += rows_per_insert;
   }
   for (; i < entries.size(); ++i) {
-    const InboxEntry& entry = entries[i];
-    insert_entry_.bind(1, entry.node_id);
-    insert_entry_.bind(2, to_sql(entry.seq));
-    insert_entry_.bind(3, entry.stored_at_ms);
-    insert_entry_.bind(4, entry.frame);
+    bind_row(insert_entry_, 0, entries[i]);
     if (!insert_entry_.run()) return false;
     ++written;
   }
@@ -217,27 +220,6 @@ bool InboxTables::load_push_keys(std::vector<std::pair<std::string, std::string>
   }
 }
 
-namespace {
-// A JSON string (ids are plain text, but the store takes any string).
-void append_json_text(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      constexpr char hex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[(c >> 4) & 0xf];
-      out += hex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-}  // namespace
-
 // One row for the whole call: [[node_id, id, at_ms], ...] under the newest at_ms.
 bool InboxTables::remember_acked_ids(const std::vector<AckedId>& ids) {
   if (ids.empty()) return true;
@@ -248,11 +230,11 @@ bool InboxTables::remember_acked_ids(const std::vector<AckedId>& ids) {
   for (const AckedId& acked : ids) {
     if (json.size() > 1) json += ',';
     json += '[';
-    append_json_text(json, acked.node_id);
+    protocol::append_json_string(json, acked.node_id);
     json += ',';
-    append_json_text(json, acked.id);
+    protocol::append_json_string(json, acked.id);
     json += ',';
-    json += std::to_string(acked.at_ms);
+    protocol::append_int(json, acked.at_ms);
     json += ']';
     newest = std::max(newest, acked.at_ms);
   }

@@ -159,8 +159,7 @@ class SqliteStore final : public Store {
 
   void set_after_callbacks(std::function<void()> hook) override {
     const std::lock_guard lock(mutex_);
-    new_after_callbacks_ = std::move(hook);
-    after_callbacks_set_ = true;
+    after_callbacks_ = std::move(hook);
   }
 
   StoreStats stats() const override {
@@ -214,6 +213,7 @@ class SqliteStore final : public Store {
       next_sweep = std::chrono::steady_clock::now() + sweep_every;
     };
     std::vector<Operation> batch;
+    std::function<void()> after_callbacks;
     bool resting = false;
     for (;;) {
       {
@@ -252,19 +252,16 @@ class SqliteStore final : public Store {
         // row, is what costs (DESIGN.md: 4-7 us per row at 256 per commit).
         batch.swap(queue_);
         queue_depth_.store(0, std::memory_order_relaxed);
-        if (after_callbacks_set_) {
-          after_callbacks_ = std::move(new_after_callbacks_);
-          after_callbacks_set_ = false;
-        }
+        after_callbacks = after_callbacks_;  // the server's captures one reference: copied without allocating
       }
-      process(batch);
+      process(batch, after_callbacks);
       batch.clear();  // keeps its capacity for the next swap
       resting = true;
       sweep_if_due();
     }
   }
 
-  void process(std::vector<Operation>& batch) {
+  void process(std::vector<Operation>& batch, const std::function<void()>& after_callbacks) {
     std::size_t writes = 0;
     std::size_t others = 0;  // acks, cursors, fetches, loads
     for (const Operation& operation : batch) {
@@ -289,7 +286,7 @@ class SqliteStore final : public Store {
       failures_.fetch_add((writes_ok ? 0 : writes) + (others_ok ? 0 : others), std::memory_order_relaxed);
     }
     finish(batch, writes_ok, others_ok);
-    if (after_callbacks_) after_callbacks_();
+    if (after_callbacks) after_callbacks();
     // Last: a flush returns once the hook too has run (at shutdown, no
     // answer reaches a shard after flush()).
     for (Operation& operation : batch) {
@@ -508,9 +505,7 @@ class SqliteStore final : public Store {
   bool urgent_queued_ = false;    // guarded by mutex_: the queue holds work someone waits for
   bool sleeping_ = false;         // guarded by mutex_: the thread waits for any call
   std::chrono::steady_clock::time_point queued_at_;  // guarded by mutex_: when the queue last stopped being empty
-  std::function<void()> new_after_callbacks_;        // guarded by mutex_, until the thread takes it
-  bool after_callbacks_set_ = false;                 // guarded by mutex_
-  std::function<void()> after_callbacks_;            // the thread's
+  std::function<void()> after_callbacks_;            // guarded by mutex_ (the thread copies it per batch)
 
   std::atomic<std::uint64_t> entries_written_{0};
   std::atomic<std::uint64_t> entries_acked_{0};
