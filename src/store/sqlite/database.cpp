@@ -17,6 +17,10 @@ void Statement::bind(int index, std::string_view text) {
   sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
+void Statement::bind_blob(int index, std::string_view bytes) {
+  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+}
+
 bool Statement::run() {
   const int rc = sqlite3_step(stmt_);
   sqlite3_reset(stmt_);
@@ -29,6 +33,12 @@ std::string_view Statement::column_text(int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   const int size = sqlite3_column_bytes(stmt_, column);
   return text == nullptr ? std::string_view{} : std::string_view{text, static_cast<std::size_t>(size)};
+}
+
+std::string_view Statement::column_blob(int column) {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  const int size = sqlite3_column_bytes(stmt_, column);
+  return bytes == nullptr ? std::string_view{} : std::string_view{bytes, static_cast<std::size_t>(size)};
 }
 
 Database& Database::operator=(Database&& other) noexcept {

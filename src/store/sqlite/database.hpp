@@ -42,6 +42,7 @@ class Statement {
   // `text` must stay alive until reset() (bound without a copy).
   void bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
   void bind(int index, std::string_view text);
+  void bind_blob(int index, std::string_view bytes);
 
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return sqlite3_step(stmt_); }
@@ -51,6 +52,7 @@ class Statement {
 
   std::int64_t column_int(int column) { return sqlite3_column_int64(stmt_, column); }
   std::string_view column_text(int column);
+  std::string_view column_blob(int column);
 
  private:
   friend class Database;

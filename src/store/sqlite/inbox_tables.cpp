@@ -1,6 +1,7 @@
 #include "store/sqlite/inbox_tables.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -10,46 +11,38 @@
 namespace allspark::store::sqlite {
 
 namespace {
-constexpr int rows_per_insert = 16;
-
-// INSERT of `rows` rows: (?1, ?2, ?3, ?4), (?5, ...
-std::string insert_sql(int rows) {
-  std::string sql = "INSERT INTO inbox (node_id, seq, stored_at_ms, frame) VALUES ";
-  for (int parameter = 1; parameter <= rows * 4; ++parameter) {
-    sql += parameter % 4 == 1 ? (parameter > 1 ? "), (?" : "(?") : ", ?";
-    sql += std::to_string(parameter);
-  }
-  return sql + ")";
-}
-
-// Binds `entry` as row `row` (from 0) of an insert_sql statement.
-void bind_row(Statement& insert, int row, const InboxEntry& entry) {
-  insert.bind(row * 4 + 1, entry.node_id);
-  insert.bind(row * 4 + 2, to_sql(entry.seq));
-  insert.bind(row * 4 + 3, entry.stored_at_ms);
-  insert.bind(row * 4 + 4, entry.frame);
+// Entries of a row (first_seq, count) at or under `floor`.
+std::uint64_t hidden(std::uint64_t floor, std::uint64_t first_seq, std::uint64_t count) {
+  return floor < first_seq ? 0 : std::min(count, floor - first_seq + 1);
 }
 }  // namespace
 
-bool InboxTables::open(Database db, std::string& error) {
+bool InboxTables::open(Database db, std::uint64_t inbox_max, std::string& error) {
   db_ = std::move(db);
-  const std::string insert_one = insert_sql(1);
-  const std::string insert_many = insert_sql(rows_per_insert);
+  inbox_max_ = inbox_max;
   const std::pair<Statement*, const char*> statements[] = {
       {&begin_, "BEGIN IMMEDIATE"},  // the only writer: take the lock up front
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
-      {&insert_entry_, insert_one.c_str()},
-      {&insert_entries_, insert_many.c_str()},
+      {&insert_row_,
+       "INSERT INTO inbox_row (node_id, last_seq, first_seq, count, newest_ms, entries) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&raise_last_seq_,
+       // No change when the node already had a seq at or past ?3, the
+       // lowest appended: a seq is never given twice.
        "INSERT INTO node (node_id, last_seq) VALUES (?1, ?2) "
-       "ON CONFLICT (node_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)"},
-      {&delete_up_to_, "DELETE FROM inbox WHERE node_id = ?1 AND seq <= ?2"},
-      {&select_after_,
-       "SELECT seq, stored_at_ms, frame FROM inbox WHERE node_id = ?1 AND seq > ?2 AND seq <= ?4 ORDER BY seq "
-       "LIMIT ?3"},
+       "ON CONFLICT (node_id) DO UPDATE SET last_seq = excluded.last_seq WHERE last_seq < ?3"},
+      {&select_node_, "SELECT last_seq, floor_seq FROM node WHERE node_id = ?1"},
+      {&delete_rows_up_to_, "DELETE FROM inbox_row WHERE node_id = ?1 AND last_seq <= ?2 RETURNING first_seq, count"},
+      {&select_straddling_row_,
+       "SELECT first_seq, count FROM inbox_row WHERE node_id = ?1 AND last_seq > ?2 ORDER BY last_seq LIMIT 1"},
+      {&set_floor_, "UPDATE node SET floor_seq = ?2 WHERE node_id = ?1"},
+      {&select_rows_after_,
+       "SELECT first_seq, count, entries FROM inbox_row WHERE node_id = ?1 AND last_seq > ?2 ORDER BY last_seq"},
       {&select_states_,
-       "SELECT n.node_id, n.last_seq, (SELECT count(*) FROM inbox AS i WHERE i.node_id = n.node_id) "
+       "SELECT n.node_id, n.last_seq, "
+       "(SELECT coalesce(sum(r.count - max(0, min(r.count, n.floor_seq - r.first_seq + 1))), 0) "
+       " FROM inbox_row AS r WHERE r.node_id = n.node_id) "
        "FROM node AS n"},
       {&insert_member_, "INSERT OR IGNORE INTO client_node (client_id, node_id) VALUES (?1, ?2)"},
       {&select_members_, "SELECT client_id, node_id FROM client_node"},
@@ -57,12 +50,10 @@ bool InboxTables::open(Database db, std::string& error) {
        "INSERT INTO push_key (node_id, push_key) VALUES (?1, ?2) "
        "ON CONFLICT (node_id) DO UPDATE SET push_key = excluded.push_key"},
       {&select_push_keys_, "SELECT node_id, push_key FROM push_key"},
-      {&trim_,
-       // The newest `keep` seqs (a node's seqs are given one by one): a seek,
-       // where OFFSET ?2 walked `keep` rows on every append.
-       "DELETE FROM inbox WHERE node_id = ?1 AND seq <= "
-       "(SELECT last_seq FROM node WHERE node_id = ?1) - ?2"},
-      {&expire_, "DELETE FROM inbox WHERE stored_at_ms < ?1"},
+      {&count_expired_,
+       "SELECT coalesce(sum(r.count - max(0, min(r.count, n.floor_seq - r.first_seq + 1))), 0) "
+       "FROM inbox_row AS r JOIN node AS n ON n.node_id = r.node_id WHERE r.newest_ms < ?1"},
+      {&expire_, "DELETE FROM inbox_row WHERE newest_ms < ?1"},
       {&insert_acked_batch_, "INSERT INTO acked_batch (at_ms, ids) VALUES (?1, ?2)"},
       {&select_acked_ids_,
        // Each id once, at its newest time, oldest first.
@@ -80,99 +71,228 @@ bool InboxTables::open(Database db, std::string& error) {
   return true;
 }
 
+bool InboxTables::begin() {
+  counts_ = {};
+  error_.clear();
+  pending_count_ = 0;
+  pending_index_.clear();
+  return begin_.run();
+}
+
+bool InboxTables::commit() { return write_pending() && commit_.run(); }
+
 void InboxTables::rollback() {
+  pending_count_ = 0;
+  pending_index_.clear();
   // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) roll back by themselves;
   // a ROLLBACK then would only add an error.
   if (db_.in_transaction()) rollback_.run();
 }
 
-bool InboxTables::append(const std::vector<InboxEntry>& entries, std::uint64_t& written) {
-  // Rows go rows_per_insert to a statement (one step, not one per row), the
-  // rest one by one.
-  std::size_t i = 0;
-  for (; i + rows_per_insert <= entries.size(); i += rows_per_insert) {
-    for (int row = 0; row < rows_per_insert; ++row) {
-      bind_row(insert_entries_, row, entries[i + static_cast<std::size_t>(row)]);
+bool InboxTables::fail(std::string error) {
+  error_ = std::move(error);
+  return false;
+}
+
+bool InboxTables::append(const std::vector<InboxEntry>& entries) {
+  for (const InboxEntry& entry : entries) {
+    auto [at, added] = pending_index_.try_emplace(entry.node_id, pending_count_);
+    if (added) {
+      if (pending_count_ == pending_.size()) pending_.emplace_back();
+      Pending& pending = pending_[pending_count_++];
+      pending.node_id = entry.node_id;
+      pending.entries.clear();
+      pending.first_seq = entry.seq;
+    } else if (entry.seq <= pending_[at->second].last_seq) {
+      return fail("seq " + std::to_string(entry.seq) + " of node \"" + entry.node_id + "\" appended after seq " +
+                  std::to_string(pending_[at->second].last_seq));
     }
-    if (!insert_entries_.run()) return false;
-    written += rows_per_insert;
+    Pending& pending = pending_[at->second];
+    pending.entries.push_back(&entry);
+    pending.last_seq = entry.seq;
   }
-  for (; i < entries.size(); ++i) {
-    bind_row(insert_entry_, 0, entries[i]);
-    if (!insert_entry_.run()) return false;
-    ++written;
-  }
-  // One last_seq update per run of entries for the same node (the usual
-  // call carries one node's messages), not one per row.
-  std::size_t run_start = 0;
-  for (std::size_t j = 0; j < entries.size(); ++j) {
-    const bool run_ends = j + 1 == entries.size() || entries[j + 1].node_id != entries[j].node_id;
-    if (!run_ends) continue;
-    std::uint64_t run_max = 0;
-    for (std::size_t k = run_start; k <= j; ++k) run_max = std::max(run_max, entries[k].seq);
-    raise_last_seq_.bind(1, entries[j].node_id);
-    raise_last_seq_.bind(2, to_sql(run_max));
-    if (!raise_last_seq_.run()) return false;
-    run_start = j + 1;
-  }
+  counts_.written += entries.size();
   return true;
 }
 
-bool InboxTables::ack(std::string_view node_id, std::uint64_t up_to_seq, std::uint64_t& removed) {
-  delete_up_to_.bind(1, node_id);
-  delete_up_to_.bind(2, to_sql(up_to_seq));
-  if (!delete_up_to_.run()) return false;
-  removed += static_cast<std::uint64_t>(db_.changes());
+bool InboxTables::write_pending() {
+  for (std::size_t i = 0; i < pending_count_; ++i) {
+    if (!write(pending_[i])) return false;
+  }
+  pending_count_ = 0;
+  pending_index_.clear();
   return true;
 }
 
-bool InboxTables::trim(std::string_view node_id, std::uint64_t keep, std::uint64_t& removed) {
-  ResetOnExit reset{trim_};
-  trim_.bind(1, node_id);
-  trim_.bind(2, to_sql(keep));
-  if (!trim_.run()) return false;
-  removed += static_cast<std::uint64_t>(db_.changes());
-  return true;
+bool InboxTables::write(Pending& pending) {
+  raise_last_seq_.bind(1, pending.node_id);
+  raise_last_seq_.bind(2, to_sql(pending.last_seq));
+  raise_last_seq_.bind(3, to_sql(pending.first_seq));
+  if (!raise_last_seq_.run()) return false;
+  if (db_.changes() == 0) {
+    return fail("seq " + std::to_string(pending.first_seq) + " of node \"" + std::string(pending.node_id) +
+                "\" is not past the node's last seq");
+  }
+  // Section 6: a node keeps at most inbox_max entries, the oldest go first:
+  // pending ones under the floor are never written, the rows under it go.
+  const std::uint64_t floor = inbox_max_ > 0 && pending.last_seq > inbox_max_ ? pending.last_seq - inbox_max_ : 0;
+  std::size_t i = 0;
+  while (i < pending.entries.size() && pending.entries[i]->seq <= floor) ++i;
+  counts_.trimmed += i;
+  // A row per run of consecutive seqs, of at most row_entries_max entries
+  // stored within row_span_ms.
+  while (i < pending.entries.size()) {
+    const std::int64_t run_ms = pending.entries[i]->stored_at_ms;
+    std::size_t end = i + 1;
+    while (end < pending.entries.size() && end - i < row_entries_max &&
+           pending.entries[end]->seq == pending.entries[end - 1]->seq + 1 &&
+           std::abs(pending.entries[end]->stored_at_ms - run_ms) <= row_span_ms) {
+      ++end;
+    }
+    if (!write_row(pending.node_id, &pending.entries[i], end - i)) return false;
+    i = end;
+  }
+  if (floor == 0) return true;
+  bool found = false;
+  std::uint64_t last_seq = 0;
+  std::uint64_t old_floor = 0;
+  return read_node(pending.node_id, found, last_seq, old_floor) &&
+         raise_floor(pending.node_id, old_floor, floor, counts_.trimmed);
+}
+
+bool InboxTables::write_row(std::string_view node_id, const InboxEntry* const* entries, std::size_t count) {
+  row_.clear();
+  for (std::size_t i = 0; i < count; ++i) row_.add(entries[i]->stored_at_ms, entries[i]->frame);
+  insert_row_.bind(1, node_id);
+  insert_row_.bind(2, to_sql(entries[count - 1]->seq));
+  insert_row_.bind(3, to_sql(entries[0]->seq));
+  insert_row_.bind(4, static_cast<std::int64_t>(count));
+  insert_row_.bind(5, row_.newest_ms());
+  insert_row_.bind_blob(6, row_.finish());
+  return insert_row_.run();
+}
+
+bool InboxTables::read_node(std::string_view node_id, bool& found, std::uint64_t& last_seq, std::uint64_t& floor) {
+  ResetOnExit reset{select_node_};
+  select_node_.bind(1, node_id);
+  const int rc = select_node_.step();
+  found = rc == SQLITE_ROW;
+  if (found) {
+    last_seq = static_cast<std::uint64_t>(select_node_.column_int(0));
+    floor = static_cast<std::uint64_t>(select_node_.column_int(1));
+  }
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+bool InboxTables::raise_floor(std::string_view node_id, std::uint64_t old_floor, std::uint64_t floor,
+                              std::uint64_t& removed) {
+  if (floor <= old_floor) return true;
+  {
+    ResetOnExit reset{delete_rows_up_to_};
+    delete_rows_up_to_.bind(1, node_id);
+    delete_rows_up_to_.bind(2, to_sql(floor));
+    for (int rc = delete_rows_up_to_.step(); rc != SQLITE_DONE; rc = delete_rows_up_to_.step()) {
+      if (rc != SQLITE_ROW) return false;
+      const auto first_seq = static_cast<std::uint64_t>(delete_rows_up_to_.column_int(0));
+      const auto count = static_cast<std::uint64_t>(delete_rows_up_to_.column_int(1));
+      removed += count - hidden(old_floor, first_seq, count);
+    }
+  }
+  {
+    // The row the floor cuts (if any) stays, its entries under the floor
+    // hidden from every read.
+    ResetOnExit reset{select_straddling_row_};
+    select_straddling_row_.bind(1, node_id);
+    select_straddling_row_.bind(2, to_sql(floor));
+    const int rc = select_straddling_row_.step();
+    if (rc == SQLITE_ROW) {
+      const auto first_seq = static_cast<std::uint64_t>(select_straddling_row_.column_int(0));
+      const auto count = static_cast<std::uint64_t>(select_straddling_row_.column_int(1));
+      removed += hidden(floor, first_seq, count) - hidden(old_floor, first_seq, count);
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+  }
+  set_floor_.bind(1, node_id);
+  set_floor_.bind(2, to_sql(floor));
+  return set_floor_.run();
+}
+
+bool InboxTables::ack(std::string_view node_id, std::uint64_t up_to_seq) {
+  // Never past the node's last seq (written or pending): a later entry is
+  // not acknowledged in advance.
+  std::uint64_t last_pending = 0;
+  if (auto at = pending_index_.find(node_id); at != pending_index_.end()) {
+    Pending& pending = pending_[at->second];
+    last_pending = pending.last_seq;
+    std::size_t acked = 0;
+    while (acked < pending.entries.size() && pending.entries[acked]->seq <= up_to_seq) ++acked;
+    pending.entries.erase(pending.entries.begin(), pending.entries.begin() + static_cast<std::ptrdiff_t>(acked));
+    counts_.acked += acked;
+  }
+  bool found = false;
+  std::uint64_t last_written = 0;
+  std::uint64_t old_floor = 0;
+  if (!read_node(node_id, found, last_written, old_floor)) return false;
+  if (!found) return true;  // nothing written yet
+  return raise_floor(node_id, old_floor, std::min(up_to_seq, std::max(last_written, last_pending)), counts_.acked);
 }
 
 bool InboxTables::expire(std::int64_t before_ms, std::uint64_t& removed) {
+  {
+    ResetOnExit reset{count_expired_};
+    count_expired_.bind(1, before_ms);
+    if (count_expired_.step() != SQLITE_ROW) return false;
+    removed += static_cast<std::uint64_t>(count_expired_.column_int(0));
+  }
   ResetOnExit reset{expire_};
   expire_.bind(1, before_ms);
-  if (!expire_.run()) return false;
-  removed += static_cast<std::uint64_t>(db_.changes());
-  return true;
+  return expire_.run();
 }
 
 bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std::uint64_t up_to_seq,
-                        std::size_t max_entries,
-                        std::size_t max_bytes, std::vector<InboxEntry>& entries, bool& more) {
+                        std::size_t max_entries, std::size_t max_bytes, std::vector<InboxEntry>& entries,
+                        bool& more) {
   entries.clear();
   more = false;
-  ResetOnExit reset{select_after_};
-  select_after_.bind(1, node_id);
-  select_after_.bind(2, to_sql(after_seq));
-  select_after_.bind(3, limit_past(max_entries));
-  select_after_.bind(4, to_sql(up_to_seq));
+  if (!write_pending()) return false;  // a fetch sees every append called before
+  bool found = false;
+  std::uint64_t last_seq = 0;
+  std::uint64_t floor = 0;
+  if (!read_node(node_id, found, last_seq, floor)) return false;
+  if (!found) return true;
+  after_seq = std::max(after_seq, floor);
+  ResetOnExit reset{select_rows_after_};
+  select_rows_after_.bind(1, node_id);
+  select_rows_after_.bind(2, to_sql(after_seq));
   std::size_t bytes = 0;
   for (;;) {
-    const int rc = select_after_.step();
+    const int rc = select_rows_after_.step();
     if (rc == SQLITE_DONE) return true;
     if (rc != SQLITE_ROW) return false;
-    const std::string_view frame = select_after_.column_text(2);
-    // The byte budget never leaves an answer empty: a frame larger than the
-    // budget still goes alone, or the node could never get past it.
-    if (entries.size() == max_entries || (!entries.empty() && bytes + frame.size() > max_bytes)) {
-      more = true;
-      return true;
+    const auto first_seq = static_cast<std::uint64_t>(select_rows_after_.column_int(0));
+    RowReader row(select_rows_after_.column_blob(2), select_rows_after_.column_int(1));
+    if (!row.valid()) return fail("inbox row of node \"" + node_id + "\" at seq " + std::to_string(first_seq) + " is damaged");
+    std::int64_t stored_at_ms = 0;
+    std::string_view frame;
+    for (std::uint64_t seq = first_seq; row.next(stored_at_ms, frame); ++seq) {
+      if (seq <= after_seq) continue;
+      if (seq > up_to_seq) return true;
+      // The byte budget never leaves an answer empty: a frame larger than the
+      // budget still goes alone, or the node could never get past it.
+      if (entries.size() == max_entries || (!entries.empty() && bytes + frame.size() > max_bytes)) {
+        more = true;
+        return true;
+      }
+      bytes += frame.size();
+      entries.push_back(InboxEntry{node_id, seq, stored_at_ms, std::string(frame)});
     }
-    bytes += frame.size();
-    entries.push_back(InboxEntry{node_id, static_cast<std::uint64_t>(select_after_.column_int(0)),
-                                 select_after_.column_int(1), std::string(frame)});
   }
 }
 
 bool InboxTables::load_states(std::vector<InboxState>& states) {
   states.clear();
+  if (!write_pending()) return false;
   ResetOnExit reset{select_states_};
   for (;;) {
     const int rc = select_states_.step();

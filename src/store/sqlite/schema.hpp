@@ -10,7 +10,7 @@ namespace allspark::store::sqlite {
 
 // The version this code writes. A file with a higher one came from a newer
 // Allspark and is refused rather than misread.
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 // Sets the connection up and migrates the file to schema_version. On failure
 // returns false with a one-line reason in `error`.

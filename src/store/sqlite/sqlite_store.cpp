@@ -294,17 +294,6 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Section 6: a node's inbox keeps at most inbox_max entries, the oldest go
-  // first (each node of the appended entries once).
-  bool trim(const std::vector<InboxEntry>& entries, std::uint64_t& trimmed) {
-    if (limits_.inbox_max == 0) return true;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (i + 1 < entries.size() && entries[i + 1].node_id == entries[i].node_id) continue;
-      if (!tables_.trim(entries[i].node_id, limits_.inbox_max, trimmed)) return false;
-    }
-    return true;
-  }
-
   // Section 6: a session's log keeps at most log_max entries, the oldest go
   // first (each session of the appended entries once).
   bool trim_log(const std::vector<LogEntry>& entries, std::uint64_t& trimmed) {
@@ -320,9 +309,6 @@ class SqliteStore final : public Store {
   // rolled back and false returned; stats count committed work only.
   bool transact(std::vector<Operation>& batch, bool with_writes) {
     const auto start = std::chrono::steady_clock::now();
-    std::uint64_t written = 0;
-    std::uint64_t removed = 0;
-    std::uint64_t trimmed = 0;
     std::uint64_t log_written = 0;
     std::uint64_t log_trimmed = 0;
     bool ok = tables_.begin();
@@ -334,9 +320,9 @@ class SqliteStore final : public Store {
               if (!with_writes) return true;
             }
             if constexpr (std::is_same_v<Op, AppendOp>) {
-              return tables_.append(*op.entries, written) && trim(*op.entries, trimmed);
+              return tables_.append(*op.entries);  // trimmed to inbox_max as it is written
             } else if constexpr (std::is_same_v<Op, AckOp>) {
-              return tables_.ack(op.node_id, op.up_to_seq, removed);
+              return tables_.ack(op.node_id, op.up_to_seq);
             } else if constexpr (std::is_same_v<Op, FetchOp>) {
               return tables_.fetch(op.node_id, op.after_seq, op.up_to_seq, op.max_entries, op.max_bytes, op.entries,
                                    op.more);
@@ -388,9 +374,10 @@ class SqliteStore final : public Store {
     }
     const auto us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
-    entries_written_.fetch_add(written, std::memory_order_relaxed);
-    entries_acked_.fetch_add(removed, std::memory_order_relaxed);
-    dropped_inbox_max_.fetch_add(trimmed, std::memory_order_relaxed);
+    const InboxTables::Counts& inbox = tables_.counts();
+    entries_written_.fetch_add(inbox.written, std::memory_order_relaxed);
+    entries_acked_.fetch_add(inbox.acked, std::memory_order_relaxed);
+    dropped_inbox_max_.fetch_add(inbox.trimmed, std::memory_order_relaxed);
     log_entries_written_.fetch_add(log_written, std::memory_order_relaxed);
     log_dropped_log_max_.fetch_add(log_trimmed, std::memory_order_relaxed);
     transactions_.fetch_add(1, std::memory_order_relaxed);
@@ -541,7 +528,7 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string& e
   sqlite::Database db;
   if (!db.open(path, reason) || !sqlite::prepare_schema(db, reason)) return fail(reason);
   InboxTables tables;
-  if (!tables.open(std::move(db), reason)) return fail(reason);
+  if (!tables.open(std::move(db), limits.inbox_max, reason)) return fail(reason);
   SessionTables sessions;
   if (!sessions.open(tables.database(), reason)) return fail(reason);
   return std::make_unique<SqliteStore>(std::move(tables), std::move(sessions), limits);

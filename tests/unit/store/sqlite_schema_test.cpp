@@ -4,9 +4,12 @@
 // Sessions (schema v3) have their own file, sqlite_sessions_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sqlite_store_fixture.hpp"
 #include "store/sqlite/database.hpp"
@@ -29,6 +32,40 @@ void rewrite_file(const std::string& path, const std::string& sql) {
   std::string error;
   ASSERT_TRUE(db.open(path, error)) << error;
   ASSERT_TRUE(db.exec(sql.c_str(), error)) << error;
+}
+
+// Makes a closed store's file what version 4 wrote: one inbox row per entry
+// (`entries`, the inbox), node without floor_seq. `last_seqs` are the
+// nodes' (node_id, last_seq). Older versions only lack later tables.
+void rewrite_as_version_four(const std::string& path, const std::vector<InboxEntry>& entries,
+                             const std::vector<std::pair<std::string, std::uint64_t>>& last_seqs) {
+  ASSERT_NO_FATAL_FAILURE(rewrite_file(
+      path,
+      "DROP TABLE inbox_row; DROP TABLE node; "
+      "CREATE TABLE node (node_id TEXT PRIMARY KEY NOT NULL, last_seq INTEGER NOT NULL) WITHOUT ROWID; "
+      "CREATE TABLE inbox (node_id TEXT NOT NULL, seq INTEGER NOT NULL, stored_at_ms INTEGER NOT NULL, "
+      "frame TEXT NOT NULL, PRIMARY KEY (node_id, seq)) WITHOUT ROWID; PRAGMA user_version = 4"));
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(path, error)) << error;
+  auto insert = db.prepare("INSERT INTO inbox VALUES (?1, ?2, ?3, ?4)", error);
+  ASSERT_TRUE(insert.valid()) << error;
+  ASSERT_TRUE(db.exec("BEGIN", error)) << error;
+  for (const InboxEntry& entry : entries) {
+    insert.bind(1, entry.node_id);
+    insert.bind(2, static_cast<std::int64_t>(entry.seq));
+    insert.bind(3, entry.stored_at_ms);
+    insert.bind(4, entry.frame);
+    ASSERT_TRUE(insert.run()) << db.last_error();
+  }
+  auto node = db.prepare("INSERT INTO node VALUES (?1, ?2)", error);
+  ASSERT_TRUE(node.valid()) << error;
+  for (const auto& [node_id, last_seq] : last_seqs) {
+    node.bind(1, node_id);
+    node.bind(2, static_cast<std::int64_t>(last_seq));
+    ASSERT_TRUE(node.run()) << db.last_error();
+  }
+  ASSERT_TRUE(db.exec("COMMIT", error)) << error;
 }
 
 TEST_F(SqliteStoreTest, FreshFileIsWalAtTheCurrentSchemaVersion) {
@@ -102,6 +139,7 @@ TEST_F(SqliteStoreTest, AckedIdsSurviveAReopenAndOldOnesGo) {
 // window are kept, and ids with quotes or backslashes survive the JSON.
 TEST_F(SqliteStoreTest, VersionThreeAckedIdsBecomeBatches) {
   store.reset();
+  ASSERT_NO_FATAL_FAILURE(rewrite_as_version_four(db_path(), {}, {}));
   ASSERT_NO_FATAL_FAILURE(rewrite_file(
       db_path(), "DROP TABLE acked_batch; " + std::string(version_two_acked_id) +
                      "INSERT INTO acked_id VALUES ('a', 'm1', 1000), ('a', 'm2', 5000), ('b', 'm1', 3000); "
@@ -130,12 +168,10 @@ TEST_F(SqliteStoreTest, VersionThreeAckedIdsBecomeBatches) {
 // A file of schema version 1 (the first release) is migrated in place and
 // keeps its inbox.
 TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
-  bool ok = false;
-  store->append({entry_for("n", 1)}, [&](bool r) { ok = r; });
-  store->flush();
-  ASSERT_TRUE(ok);
   store.reset();
-  // Back to what version 1 wrote: later migrations only add tables.
+  // Back to what version 1 wrote: later migrations only add tables (and
+  // version 5 changes the inbox's).
+  ASSERT_NO_FATAL_FAILURE(rewrite_as_version_four(db_path(), {entry_for("n", 1)}, {{"n", 1}}));
   ASSERT_NO_FATAL_FAILURE(rewrite_file(db_path(),
                                        "DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; "
                                        "DROP TABLE acked_batch; PRAGMA user_version = 1"));
@@ -152,10 +188,9 @@ TEST_F(SqliteStoreTest, VersionOneFileIsMigratedAndKeepsItsInbox) {
 // its seqs and its acked ids.
 TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
   bool ok = false;
-  store->append({entry_for("n", 1), entry_for("n", 2), entry_for("m", 7)}, [&](bool r) { ok = r; });
-  store->flush();
-  ASSERT_TRUE(ok);
   store.reset();
+  ASSERT_NO_FATAL_FAILURE(rewrite_as_version_four(db_path(), {entry_for("n", 1), entry_for("n", 2), entry_for("m", 7)},
+                                                  {{"n", 2}, {"m", 7}}));
   // Version 2's acked ids were one row per id.
   ASSERT_NO_FATAL_FAILURE(rewrite_file(
       db_path(), "DROP TABLE session_log; DROP TABLE session_member; DROP TABLE session; DROP TABLE acked_batch; " +
@@ -197,6 +232,48 @@ TEST_F(SqliteStoreTest, VersionTwoFileIsMigratedAndKeepsItsInboxAndAckedIds) {
   store->flush();
   EXPECT_TRUE(ok);
   EXPECT_EQ(store->load_sessions().members.size(), 1u);
+}
+
+// Version 4's inbox (a row per entry) becomes runs: every entry, frame and
+// seq is kept, gaps (retention) split runs, a long run is cut into rows of
+// row_entries_max, and what was acknowledged stays acknowledged.
+TEST_F(SqliteStoreTest, VersionFourInboxBecomesRunsAndKeepsEveryEntry) {
+  store.reset();
+  std::vector<InboxEntry> entries;
+  for (std::uint64_t seq = 3; seq <= 5; ++seq) entries.push_back(entry_for("a", seq, seq));  // 1-2 acknowledged
+  for (std::uint64_t seq = 8; seq <= 9; ++seq) entries.push_back(entry_for("a", seq));       // 6-7 expired
+  for (std::uint64_t seq = 1; seq <= 300; ++seq) entries.push_back(entry_for("b", seq));
+  ASSERT_NO_FATAL_FAILURE(rewrite_as_version_four(db_path(), entries, {{"a", 12}, {"b", 300}, {"c", 4}}));
+  reopen();
+
+  auto s = states();
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s["a"].last_seq, 12u);
+  EXPECT_EQ(s["a"].stored, 5u);
+  EXPECT_EQ(s["b"].stored, 300u);
+  EXPECT_EQ(s["c"].last_seq, 4u);
+  EXPECT_EQ(s["c"].stored, 0u);
+  Fetched a = fetch_now("a", 0);
+  EXPECT_EQ(seqs_of(a), (std::vector<std::uint64_t>{3, 4, 5, 8, 9}));
+  ASSERT_EQ(a.entries.size(), 5u);
+  EXPECT_EQ(a.entries[1].frame, frame_for("a", 4, 4));
+  EXPECT_EQ(a.entries[1].stored_at_ms, entry_for("a", 4).stored_at_ms);
+  Fetched b = fetch_now("b", 250);
+  ASSERT_EQ(b.entries.size(), 50u);
+  EXPECT_EQ(b.entries.front().seq, 251u);
+  EXPECT_EQ(b.entries.back().frame, frame_for("b", 300));
+  {
+    Database db;
+    std::string error;
+    ASSERT_TRUE(db.open(db_path(), error)) << error;
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'inbox'", error), 0);
+    // a: 3-5 and 8-9; b: 1-256 and 257-300.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 4);
+  }
+  // It goes on from there: seqs past the last, acks through a row.
+  EXPECT_TRUE(append_now({entry_for("a", 13)}));
+  store->ack("a", 4);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{5, 8, 9, 13}));
 }
 
 }  // namespace

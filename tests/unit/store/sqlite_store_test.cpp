@@ -119,14 +119,17 @@ TEST_F(SqliteStoreTest, SeqStateSurvivesAckAllAndReopen) {
   EXPECT_EQ(s["b"].last_seq, 7u);
   EXPECT_EQ(s["b"].stored, 0u);
 
-  // An append of an older seq (never happens; seqs only grow) never lowers it.
-  EXPECT_TRUE(append_now({entry_for("b", 2), entry_for("a", 4)}));
+  // An append of a seq a node already had (never happens; seqs only grow)
+  // fails whole and changes nothing; the next one goes on.
+  EXPECT_FALSE(append_now({entry_for("a", 4), entry_for("b", 2)}));
+  EXPECT_FALSE(append_now({entry_for("a", 5), entry_for("a", 5)}));
+  EXPECT_TRUE(append_now({entry_for("a", 4)}));
   reopen();
   s = states();
   EXPECT_EQ(s["a"].last_seq, 4u);
   EXPECT_EQ(s["a"].stored, 1u);
   EXPECT_EQ(s["b"].last_seq, 7u);
-  EXPECT_EQ(s["b"].stored, 1u);
+  EXPECT_EQ(s["b"].stored, 0u);
   EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{4});
 }
 
@@ -265,7 +268,7 @@ TEST_F(SqliteStoreTest, FailedTransactionFailsItsAppendsAndStoreGoesOn) {
     Database other;
     std::string error;
     ASSERT_TRUE(other.open(db_path(), error)) << error;
-    ASSERT_TRUE(other.exec("CREATE TRIGGER poison BEFORE INSERT ON inbox WHEN NEW.node_id = 'poison' "
+    ASSERT_TRUE(other.exec("CREATE TRIGGER poison BEFORE INSERT ON inbox_row WHEN NEW.node_id = 'poison' "
                            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
                            error))
         << error;
@@ -315,17 +318,17 @@ TEST_F(SqliteStoreTest, GivingASeqTwiceFails) {
   EXPECT_EQ(f.entries.front().frame, frame_for("a", 1));  // the first one kept
 }
 
-// An append larger than one multi-row INSERT (inbox_tables.cpp: 16 rows a
-// statement, the rest one by one), nodes interleaved: every row lands, each
-// node's last_seq is its highest; a seq given twice inside such a statement
-// fails the whole append and keeps nothing of it.
+// An append of many entries, nodes interleaved (each node's become rows of
+// their own, inbox_rows.hpp): every entry lands, each node's last_seq is its
+// highest; a seq given twice, even among new ones, fails the whole append
+// and keeps nothing of it.
 TEST_F(SqliteStoreTest, LargeAppendsKeepEveryRowAndFailWhole) {
   std::vector<InboxEntry> entries;
   for (std::uint64_t seq = 1; seq <= 20; ++seq) {
     entries.push_back(entry_for("a", seq));
     if (seq <= 17) entries.push_back(entry_for("b", seq, 3));
   }
-  ASSERT_EQ(entries.size(), 37u);  // two statements of 16, then 5 rows alone
+  ASSERT_EQ(entries.size(), 37u);
   EXPECT_TRUE(append_now(entries));
   const Fetched a = fetch_now("a", 0);
   ASSERT_EQ(a.entries.size(), 20u);
@@ -339,7 +342,7 @@ TEST_F(SqliteStoreTest, LargeAppendsKeepEveryRowAndFailWhole) {
 
   std::vector<InboxEntry> twice;
   for (std::uint64_t seq = 21; seq <= 40; ++seq) twice.push_back(entry_for("a", seq));
-  twice[7] = entry_for("a", 20);  // already kept, in the first statement
+  twice[7] = entry_for("a", 20);  // already kept
   EXPECT_FALSE(append_now(twice));
   EXPECT_EQ(fetch_now("a", 0).entries.size(), 20u);
   EXPECT_EQ(states()["a"].last_seq, 20u);
@@ -502,6 +505,83 @@ TEST_F(SqliteStoreTest, InboxMaxKeepsTheNewestEntriesOfEachNodeAndCountsTheRest)
   EXPECT_EQ(seqs_of(fetch_now("b", 0)), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(store->stats().dropped_inbox_max, 3u);
   EXPECT_EQ(states()["a"].last_seq, 6u);  // seq still only grows
+
+  // Many at once: those past the limit are never written, and the limit
+  // cuts through the row of the ones before (counted once each).
+  std::vector<InboxEntry> burst;
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) burst.push_back(entry_for("c", seq));
+  EXPECT_TRUE(append_now(burst));
+  EXPECT_EQ(seqs_of(fetch_now("c", 0)), (std::vector<std::uint64_t>{8, 9, 10}));
+  EXPECT_EQ(store->stats().dropped_inbox_max, 10u);
+  EXPECT_TRUE(append_now({entry_for("c", 11)}));
+  EXPECT_EQ(seqs_of(fetch_now("c", 0)), (std::vector<std::uint64_t>{9, 10, 11}));
+  EXPECT_EQ(store->stats().dropped_inbox_max, 11u);
+  reopen();
+  EXPECT_EQ(states()["c"].stored, 3u);
+}
+
+// Entries committed together are one row (inbox_rows.hpp): an ack cutting
+// through it hides what it covers, from fetches and from the counts, also
+// after a reopen; each entry is counted once, and the row goes once all of
+// it is acknowledged. An ack past the last seq acknowledges no later entry.
+TEST_F(SqliteStoreTest, AcksCutThroughARowAndCountEachEntryOnce) {
+  std::vector<InboxEntry> entries;
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) entries.push_back(entry_for("a", seq));
+  EXPECT_TRUE(append_now(entries));
+  store->ack("a", 4);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(seqs_of(fetch_now("a", 6, 2)), (std::vector<std::uint64_t>{7, 8}));
+  store->ack("a", 4);
+  store->ack("a", 2);
+  store->ack("a", 7);
+  store->flush();
+  EXPECT_EQ(store->stats().entries_acked, 7u);
+  reopen();
+  EXPECT_EQ(states()["a"].stored, 3u);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{8, 9, 10}));
+  store->ack("a", 100);
+  EXPECT_TRUE(append_now({entry_for("a", 11)}));
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{11});
+  EXPECT_EQ(store->stats().entries_acked, 3u);  // since the reopen
+  store.reset();
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(db_path(), error)) << error;
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 1);  // 11's
+}
+
+// An ack queued in the same transaction as the entries it covers: they are
+// never written (nothing to lose: the node has them), yet counted as written
+// and acknowledged, and the append still succeeds.
+TEST_F(SqliteStoreTest, EntriesAcknowledgedBeforeTheirCommitAreNeverWritten) {
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  store->remember_client_node("c", "x");
+  store->flush();
+  // Hold the store's thread so that what follows is one transaction.
+  store->fetch("x", 0, UINT64_MAX, 1, 1, [&holding, released](std::vector<InboxEntry>, bool) {
+    holding.set_value();
+    released.wait();
+  });
+  holding.get_future().wait();
+  std::vector<InboxEntry> entries;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) entries.push_back(entry_for("a", seq));
+  bool ok = false;
+  store->append(entries, [&](bool r) { ok = r; });
+  store->ack("a", 3);
+  release.set_value();
+  store->flush();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{4, 5}));
+  EXPECT_EQ(store->stats().entries_written, 5u);
+  EXPECT_EQ(store->stats().entries_acked, 3u);
+  EXPECT_EQ(states()["a"].last_seq, 5u);
+  store.reset();
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(db_path(), error)) << error;
+  EXPECT_EQ(db.query_int("SELECT min(first_seq) FROM inbox_row WHERE node_id = 'a'", error), 4);
 }
 
 // The store again, with a retention of 1 s (its sweep then runs each second).
