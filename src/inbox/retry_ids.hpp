@@ -3,17 +3,23 @@
 // "<node_id> <id>", so that a retry within the window is answered without
 // being stored again (PROTOCOL.md section 6). Owned by the shard's thread.
 //
-// Two generations, each an open-addressing table whose keys are views of its
-// own arena: ids go into the newer one; once it holds `per_generation` ids,
-// the older generation is dropped whole and the newer one becomes the older
-// (the older one also goes once all of it is past the window). So at least
-// the newest `per_generation` ids (and at most twice as many) are
-// remembered, and nothing is done per id to forget it. An id still being
-// stored is never forgotten, whatever its age: it moves to the newer
-// generation (not counted there), and its owner is told its new view. At a high ack rate the
-// tables do not fit in the cache and each lookup costs a miss or two: one id
-// forgotten at a time (a FIFO plus an erase) cost three more per message,
-// 7% of the server's CPU in `ack` (bench/README.md).
+// Two generations, each with its own records and arena of key text: ids go
+// into the newer one; once it holds `per_generation` ids, the older
+// generation is dropped whole and the newer one becomes the older (the
+// older one also goes once all of it is past the window). So at least the
+// newest `per_generation` ids (and at most twice as many) are remembered,
+// and nothing is done per id to forget it. An id still being stored is
+// never forgotten, whatever its age: it moves to the newer generation (not
+// counted there), and its owner is told its new view.
+//
+// At a high ack rate none of this fits in the cache, and nearly every id is
+// new, so what counts is the misses of a new id. Both generations share one
+// open-addressing table whose 64-byte lines hold 4 slots of each, so the
+// line a key hashes to answers for both in one miss, and `add` writes its
+// slot into that line, already cached. A slot is 8 bytes, a fingerprint of
+// the key's hash and the index of its record; records and key text are
+// appended in order, so their writes do not miss. Two flat maps cost three
+// misses per new id (bench/micro/retry_ids_bench.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,8 +28,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace allspark::inbox {
 
@@ -50,27 +54,56 @@ class RetryIds {
   std::string_view add(std::string_view key, Entry entry, std::int64_t now_ms);
   // Forgets `key` if its entry is that of `track`.
   void erase(std::string_view key, std::uint64_t track);
-  std::size_t size() const { return newer_.ids.size() + older_.ids.size(); }
+  std::size_t size() const { return newer_.size + older_.size; }
+
+  // The hash a key is filed by: its low bits pick the line, its high 32 bits
+  // are the fingerprint. Public for the tests, which look for collisions.
+  static std::uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  std::size_t lines() const { return lines_.size(); }
 
  private:
   static constexpr std::size_t chunk_bytes = 64 * 1024;  // ids are at most a few hundred bytes
+  static constexpr std::size_t slots_per_line = 4;       // of each generation
+  static constexpr std::size_t max_per_line = 3;         // grown beyond (load 3/4); sized for 2 (1/2)
+
+  struct Record {
+    std::string_view key;  // in the generation's arena; null once erased
+    Entry entry;
+  };
+  // A slot: the fingerprint (the hash's high 32 bits) above the record's
+  // index; 0 is empty. Slots are never emptied one by one (an erased record
+  // keeps its slot), so a lookup stops at the first empty slot of its chain.
+  struct alignas(64) Line {
+    std::uint64_t slots[2][slots_per_line] = {};  // by Generation::half
+  };
+  static_assert(sizeof(Line) == 64, "one cache line answers for both generations");
   struct Generation {
-    boost::unordered_flat_map<std::string_view, Entry> ids;
+    int half = 0;                  // its slots in each line
+    std::vector<Record> records;   // by slot index, in the order added
+    std::size_t size = 0;          // records not erased
+    std::size_t carried = 0;       // ids still being stored, moved here from a dropped generation
+    std::int64_t newest_ms = 0;
     std::vector<std::unique_ptr<char[]>> chunks;  // the keys' text, kept across clears
     std::size_t chunk = 0;                        // the one being filled (if any)
     std::size_t used = 0;                         // bytes used in it
     std::vector<std::unique_ptr<char[]>> large;   // keys longer than a chunk
-    std::int64_t newest_ms = 0;
-    std::size_t carried = 0;  // ids still being stored, moved here from a dropped generation
     std::string_view keep_text(std::string_view key);
-    void clear();
   };
+
+  static constexpr std::uint32_t none = ~std::uint32_t{0};
+  // The index of `key`'s record in `generation`, or `none`.
+  std::uint32_t lookup(const Generation& generation, std::string_view key, std::uint64_t hash) const;
+  void insert(Generation& generation, std::string_view text, Entry entry, std::uint64_t hash);
+  void place(const Generation& generation, std::uint64_t hash, std::uint32_t index);
+  void rehash(std::size_t lines);
+  void clear(Generation& generation);
   bool live(const Entry& entry) const;
   void drop(Generation& gone, const Generation& other);
 
   std::size_t per_generation_;
   std::int64_t window_ms_;
   Keep keep_;
+  std::vector<Line> lines_;  // a power of two of them
   Generation newer_;
   Generation older_;
 };
