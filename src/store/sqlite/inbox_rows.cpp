@@ -19,10 +19,18 @@ std::uint64_t get(std::string_view in, std::size_t at, std::size_t bytes) {
 void RowBuilder::clear() {
   heads_.clear();
   blob_.clear();
+  oldest_ms_ = 0;
   newest_ms_ = 0;
 }
 
+bool RowBuilder::takes(std::int64_t stored_at_ms, std::size_t frame_bytes) const {
+  if (count() == 0) return true;
+  return count() < row_entries_max && blob_.size() + frame_bytes <= row_bytes_max &&
+         std::max(newest_ms_, stored_at_ms) - std::min(oldest_ms_, stored_at_ms) <= row_span_ms;
+}
+
 void RowBuilder::add(std::int64_t stored_at_ms, std::string_view frame) {
+  oldest_ms_ = count() == 0 ? stored_at_ms : std::min(oldest_ms_, stored_at_ms);
   newest_ms_ = count() == 0 ? stored_at_ms : std::max(newest_ms_, stored_at_ms);
   put(heads_, static_cast<std::uint64_t>(stored_at_ms), 8);
   put(heads_, frame.size(), 4);

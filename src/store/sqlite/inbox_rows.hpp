@@ -15,19 +15,21 @@
 
 namespace allspark::store::sqlite {
 
-// At most this many entries in a row: a fetch reads whole rows, and a long
-// run (an offline node's backlog) is kept in rows of a few dozen KiB.
-inline constexpr std::size_t row_entries_max = 256;
-
-// A row's entries were stored within this span of each other, so that the
+// What one row may hold. A fetch reads whole rows, so a long run (an
+// offline node's backlog) is cut into rows of a few dozen KiB; and the
 // retention, which drops whole rows once their newest entry is past it,
 // keeps no entry much longer than asked (its sweep runs each second at best).
-inline constexpr std::int64_t row_span_ms = 1000;
+inline constexpr std::size_t row_entries_max = 256;
+inline constexpr std::size_t row_bytes_max = 64 * 1024;  // of frames; a larger frame is a row alone
+inline constexpr std::int64_t row_span_ms = 1000;        // between its oldest and newest entry
 
 // Builds one row's blob; reused from row to row (keeps its capacity).
 class RowBuilder {
  public:
   void clear();
+  // Whether the row, within the limits above, takes one more entry (the
+  // next seq of the same node: the caller's to check). An empty row takes any.
+  bool takes(std::int64_t stored_at_ms, std::size_t frame_bytes) const;
   void add(std::int64_t stored_at_ms, std::string_view frame);
   std::size_t count() const { return heads_.size() / head_bytes; }
   std::int64_t newest_ms() const { return newest_ms_; }
@@ -39,6 +41,7 @@ class RowBuilder {
  private:
   std::string heads_;
   std::string blob_;  // the frames, then the heads once finished
+  std::int64_t oldest_ms_ = 0;
   std::int64_t newest_ms_ = 0;
 };
 

@@ -1,7 +1,6 @@
 #include "store/sqlite/inbox_tables.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -139,19 +138,20 @@ bool InboxTables::write(Pending& pending) {
   std::size_t i = 0;
   while (i < pending.entries.size() && pending.entries[i]->seq <= floor) ++i;
   counts_.trimmed += i;
-  // A row per run of consecutive seqs, of at most row_entries_max entries
-  // stored within row_span_ms.
-  while (i < pending.entries.size()) {
-    const std::int64_t run_ms = pending.entries[i]->stored_at_ms;
-    std::size_t end = i + 1;
-    while (end < pending.entries.size() && end - i < row_entries_max &&
-           pending.entries[end]->seq == pending.entries[end - 1]->seq + 1 &&
-           std::abs(pending.entries[end]->stored_at_ms - run_ms) <= row_span_ms) {
-      ++end;
+  // A row per run of consecutive seqs, within the limits of a row.
+  row_.clear();
+  std::uint64_t first_seq = 0;
+  for (; i < pending.entries.size(); ++i) {
+    const InboxEntry& entry = *pending.entries[i];
+    const bool next_in_run = row_.count() > 0 && entry.seq == pending.entries[i - 1]->seq + 1;
+    if (row_.count() > 0 && !(next_in_run && row_.takes(entry.stored_at_ms, entry.frame.size()))) {
+      if (!write_row(pending.node_id, first_seq, pending.entries[i - 1]->seq)) return false;
+      row_.clear();
     }
-    if (!write_row(pending.node_id, &pending.entries[i], end - i)) return false;
-    i = end;
+    if (row_.count() == 0) first_seq = entry.seq;
+    row_.add(entry.stored_at_ms, entry.frame);
   }
+  if (row_.count() > 0 && !write_row(pending.node_id, first_seq, pending.entries.back()->seq)) return false;
   if (floor == 0) return true;
   bool found = false;
   std::uint64_t last_seq = 0;
@@ -160,13 +160,12 @@ bool InboxTables::write(Pending& pending) {
          raise_floor(pending.node_id, old_floor, floor, counts_.trimmed);
 }
 
-bool InboxTables::write_row(std::string_view node_id, const InboxEntry* const* entries, std::size_t count) {
-  row_.clear();
-  for (std::size_t i = 0; i < count; ++i) row_.add(entries[i]->stored_at_ms, entries[i]->frame);
+// Writes row_ (the entries first_seq to last_seq).
+bool InboxTables::write_row(std::string_view node_id, std::uint64_t first_seq, std::uint64_t last_seq) {
   insert_row_.bind(1, node_id);
-  insert_row_.bind(2, to_sql(entries[count - 1]->seq));
-  insert_row_.bind(3, to_sql(entries[0]->seq));
-  insert_row_.bind(4, static_cast<std::int64_t>(count));
+  insert_row_.bind(2, to_sql(last_seq));
+  insert_row_.bind(3, to_sql(first_seq));
+  insert_row_.bind(4, static_cast<std::int64_t>(row_.count()));
   insert_row_.bind(5, row_.newest_ms());
   insert_row_.bind_blob(6, row_.finish());
   return insert_row_.run();
@@ -272,7 +271,10 @@ bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std
     if (rc != SQLITE_ROW) return false;
     const auto first_seq = static_cast<std::uint64_t>(select_rows_after_.column_int(0));
     RowReader row(select_rows_after_.column_blob(2), select_rows_after_.column_int(1));
-    if (!row.valid()) return fail("inbox row of node \"" + node_id + "\" at seq " + std::to_string(first_seq) + " is damaged");
+    // A damaged row (the file was changed under the server) is skipped:
+    // failing the fetch would fail its whole transaction at each of the
+    // node's connects, and the node could never get past it.
+    if (!row.valid()) continue;
     std::int64_t stored_at_ms = 0;
     std::string_view frame;
     for (std::uint64_t seq = first_seq; row.next(stored_at_ms, frame); ++seq) {

@@ -79,7 +79,7 @@ class InboxTables {
   };
   bool write_pending();
   bool write(Pending& pending);
-  bool write_row(std::string_view node_id, const InboxEntry* const* entries, std::size_t count);
+  bool write_row(std::string_view node_id, std::uint64_t first_seq, std::uint64_t last_seq);
   // A node's row in `node`; `found` is false when it has none.
   bool read_node(std::string_view node_id, bool& found, std::uint64_t& last_seq, std::uint64_t& floor);
   // Raises a node's floor from `old_floor` to `floor` (if higher): rows

@@ -10,7 +10,7 @@ namespace allspark::store::sqlite {
 namespace {
 
 // Version 5's conversion of version 4's inbox: each run of a node's
-// consecutive seqs becomes rows of at most row_entries_max entries.
+// consecutive seqs becomes rows, within the limits of a row (inbox_rows.hpp).
 bool convert_inbox(Database& db, std::string& error) {
   Statement select = db.prepare("SELECT node_id, seq, stored_at_ms, frame FROM inbox ORDER BY node_id, seq", error);
   Statement insert = db.prepare(
@@ -43,12 +43,15 @@ bool convert_inbox(Database& db, std::string& error) {
     }
     const std::string_view node_id = select.column_text(0);
     const auto seq = static_cast<std::uint64_t>(select.column_int(1));
-    if (row.count() > 0 && (node_id != node || seq != last + 1 || row.count() == row_entries_max) && !write()) return false;
+    const std::string_view frame = select.column_text(3);
+    const std::int64_t stored_at_ms = select.column_int(2);
+    const bool next_in_run = row.count() > 0 && node_id == node && seq == last + 1;
+    if (row.count() > 0 && !(next_in_run && row.takes(stored_at_ms, frame.size())) && !write()) return false;
     if (row.count() == 0) {
       node = node_id;
       first = seq;
     }
-    row.add(select.column_int(2), select.column_text(3));
+    row.add(stored_at_ms, frame);
     last = seq;
   }
   select.reset();  // no statement may still read the table it drops
@@ -167,8 +170,8 @@ const std::array<Migration, schema_version> migrations = {{
     // skip what is under the floor. A row per entry cost one b-tree insert
     // and one delete per message: 0.93 us per message against 0.47 us at 64
     // entries per transaction (a sqlite3 program, 200-byte frames). Retention
-    // goes by row, once its newest entry (newest_ms) is past: a row's
-    // entries were accepted within one transaction, milliseconds apart.
+    // goes by row, once its newest entry (newest_ms) is past: a row's entries
+    // were stored within a second of each other (inbox_rows.hpp).
     {R"sql(
       ALTER TABLE node ADD COLUMN floor_seq INTEGER NOT NULL DEFAULT 0;
       CREATE TABLE inbox_row (

@@ -243,11 +243,16 @@ TEST_F(SqliteStoreTest, VersionFourInboxBecomesRunsAndKeepsEveryEntry) {
   for (std::uint64_t seq = 3; seq <= 5; ++seq) entries.push_back(entry_for("a", seq, seq));  // 1-2 acknowledged
   for (std::uint64_t seq = 8; seq <= 9; ++seq) entries.push_back(entry_for("a", seq));       // 6-7 expired
   for (std::uint64_t seq = 1; seq <= 300; ++seq) entries.push_back(entry_for("b", seq));
-  ASSERT_NO_FATAL_FAILURE(rewrite_as_version_four(db_path(), entries, {{"a", 12}, {"b", 300}, {"c", 4}}));
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {  // a day apart: the retention drops them one by one
+    entries.push_back(entry_for("d", seq));
+    entries.back().stored_at_ms = 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 86'400'000;
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      rewrite_as_version_four(db_path(), entries, {{"a", 12}, {"b", 300}, {"c", 4}, {"d", 3}}));
   reopen();
 
   auto s = states();
-  ASSERT_EQ(s.size(), 3u);
+  ASSERT_EQ(s.size(), 4u);
   EXPECT_EQ(s["a"].last_seq, 12u);
   EXPECT_EQ(s["a"].stored, 5u);
   EXPECT_EQ(s["b"].stored, 300u);
@@ -267,8 +272,9 @@ TEST_F(SqliteStoreTest, VersionFourInboxBecomesRunsAndKeepsEveryEntry) {
     std::string error;
     ASSERT_TRUE(db.open(db_path(), error)) << error;
     EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'inbox'", error), 0);
-    // a: 3-5 and 8-9; b: 1-256 and 257-300.
-    EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 4);
+    // a: 3-5 and 8-9; b: 1-256 and 257-300; d: one row per day.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 7);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row WHERE node_id = 'd' AND count = 1", error), 3);
   }
   // It goes on from there: seqs past the last, acks through a row.
   EXPECT_TRUE(append_now({entry_for("a", 13)}));

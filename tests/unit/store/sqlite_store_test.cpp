@@ -550,6 +550,49 @@ TEST_F(SqliteStoreTest, AcksCutThroughARowAndCountEachEntryOnce) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 1);  // 11's
 }
 
+// A row holds at most row_bytes_max of frames (a larger frame is a row
+// alone), so that a fetch never reads a huge row for one page; every frame
+// comes back whole.
+TEST_F(SqliteStoreTest, LargeFramesAreCutIntoRowsOfBoundedSize) {
+  std::vector<InboxEntry> entries;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) entries.push_back(entry_for("a", seq, 30'000));
+  entries.push_back(entry_for("a", 6, 100'000));
+  entries.push_back(entry_for("a", 7));
+  EXPECT_TRUE(append_now(entries));
+  const Fetched fetched = fetch_now("a", 0, 1000, 1u << 20);
+  ASSERT_EQ(fetched.entries.size(), 7u);
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(fetched.entries[i].frame, entries[i].frame);
+  EXPECT_EQ(seqs_of(fetch_now("a", 4, 1000, 1)), std::vector<std::uint64_t>{5});  // a page of one
+  store.reset();
+  Database db;
+  std::string error;
+  ASSERT_TRUE(db.open(db_path(), error)) << error;
+  // 1-2 and 3-4 (60 KB each), 5, 6 alone (100 KB), 7.
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 5);
+  EXPECT_LE(db.query_int("SELECT max(length(entries)) FROM inbox_row WHERE count > 1", error), 64 * 1024 + 24);
+}
+
+// A row whose blob was damaged under the server is skipped: the node gets
+// the rest of its inbox, and the other work of the transaction goes on.
+TEST_F(SqliteStoreTest, ADamagedRowIsSkippedAndHarmsNothingElse) {
+  EXPECT_TRUE(append_now({entry_for("a", 1), entry_for("a", 2)}));
+  EXPECT_TRUE(append_now({entry_for("a", 3)}));
+  {
+    Database other;
+    std::string error;
+    ASSERT_TRUE(other.open(db_path(), error)) << error;
+    ASSERT_TRUE(other.exec("UPDATE inbox_row SET entries = x'0102' WHERE node_id = 'a' AND first_seq = 1", error))
+        << error;
+  }
+  bool ok = false;
+  store->append({entry_for("b", 1)}, [&](bool r) { ok = r; });
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{3});
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(seqs_of(fetch_now("b", 0)), std::vector<std::uint64_t>{1});
+  store->ack("a", 3);
+  EXPECT_TRUE(fetch_now("a", 0).entries.empty());
+}
+
 // An ack queued in the same transaction as the entries it covers: they are
 // never written (nothing to lose: the node has them), yet counted as written
 // and acknowledged, and the append still succeeds.
