@@ -70,6 +70,9 @@ std::string format_metrics(const MetricsSnapshot& s) {
   out += "allspark_log_dropped_total{reason=\"retention\"} " + std::to_string(s.log_dropped_retention) + "\n";
   metric(out, "allspark_store_entries_acked_total", "counter", "Inbox entries removed by acknowledgement.", s.store_entries_acked);
   metric(out, "allspark_store_transactions_total", "counter", "Store transactions committed.", s.store_transactions);
+  metric(out, "allspark_store_damaged_rows_total", "counter",
+         "Inbox rows skipped by a fetch because they could not be read (the store's file was damaged).",
+         s.store_damaged_rows);
   metric(out, "allspark_store_queue_depth", "gauge", "Operations waiting for the store's thread.", s.store_queue_depth);
   metric(out, "allspark_store_last_commit_microseconds", "gauge", "Duration of the latest store transaction.",
          s.store_last_commit_us);

@@ -32,6 +32,7 @@ struct MetricsSnapshot {
   std::uint64_t store_queue_depth = 0;
   std::uint64_t store_last_commit_us = 0;
   std::uint64_t store_total_commit_us = 0;
+  std::uint64_t store_damaged_rows = 0;  // inbox rows skipped as unreadable
   std::uint64_t inbox_dropped_inbox_max = 0;
   std::uint64_t inbox_dropped_retention = 0;
   std::uint64_t session_messages = 0;          // session messages numbered by their home shard

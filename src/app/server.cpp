@@ -291,6 +291,7 @@ int run_server(const ServeConfig& config) {
     m.log_entries_written = ss.log_entries_written;
     m.log_dropped_log_max = ss.log_dropped_log_max;
     m.log_dropped_retention = ss.log_dropped_retention;
+    m.store_damaged_rows = ss.damaged_rows;
     for (const auto& s : sessions) {
       m.session_messages += s->counters().messages.get();
       m.session_deliveries += s->counters().fanned_out.get();

@@ -74,6 +74,7 @@ struct StoreStats {
   std::uint64_t log_entries_written = 0;  // session log entries appended (one per session message)
   std::uint64_t log_dropped_log_max = 0;  // oldest log entries dropped past --log-max
   std::uint64_t log_dropped_retention = 0;  // log entries dropped past --retention
+  std::uint64_t damaged_rows = 0;           // inbox rows a fetch skipped: unreadable (the file was damaged)
 };
 
 // What the store keeps (PROTOCOL.md section 6); 0 means no limit.

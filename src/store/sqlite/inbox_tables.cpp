@@ -273,8 +273,11 @@ bool InboxTables::fetch(const std::string& node_id, std::uint64_t after_seq, std
     RowReader row(select_rows_after_.column_blob(2), select_rows_after_.column_int(1));
     // A damaged row (the file was changed under the server) is skipped:
     // failing the fetch would fail its whole transaction at each of the
-    // node's connects, and the node could never get past it.
-    if (!row.valid()) continue;
+    // node's connects, and the node could never get past it. Counted (/metrics).
+    if (!row.valid()) {
+      ++counts_.damaged;
+      continue;
+    }
     std::int64_t stored_at_ms = 0;
     std::string_view frame;
     for (std::uint64_t seq = first_seq; row.next(stored_at_ms, frame); ++seq) {

@@ -23,6 +23,7 @@ class InboxTables {
     std::uint64_t written = 0;  // entries appended
     std::uint64_t acked = 0;    // entries removed by acknowledgement
     std::uint64_t trimmed = 0;  // entries dropped past inbox_max
+    std::uint64_t damaged = 0;  // rows a fetch skipped: unreadable
   };
 
   // Takes a connection already at schema_version (prepare_schema) and

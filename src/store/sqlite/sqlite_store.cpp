@@ -176,7 +176,8 @@ class SqliteStore final : public Store {
                       .dropped_retention = dropped_retention_.load(relaxed),
                       .log_entries_written = log_entries_written_.load(relaxed),
                       .log_dropped_log_max = log_dropped_log_max_.load(relaxed),
-                      .log_dropped_retention = log_dropped_retention_.load(relaxed)};
+                      .log_dropped_retention = log_dropped_retention_.load(relaxed),
+                      .damaged_rows = damaged_rows_.load(relaxed)};
   }
 
  private:
@@ -378,6 +379,7 @@ class SqliteStore final : public Store {
     entries_written_.fetch_add(inbox.written, std::memory_order_relaxed);
     entries_acked_.fetch_add(inbox.acked, std::memory_order_relaxed);
     dropped_inbox_max_.fetch_add(inbox.trimmed, std::memory_order_relaxed);
+    damaged_rows_.fetch_add(inbox.damaged, std::memory_order_relaxed);
     log_entries_written_.fetch_add(log_written, std::memory_order_relaxed);
     log_dropped_log_max_.fetch_add(log_trimmed, std::memory_order_relaxed);
     transactions_.fetch_add(1, std::memory_order_relaxed);
@@ -506,6 +508,7 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> log_entries_written_{0};
   std::atomic<std::uint64_t> log_dropped_log_max_{0};
   std::atomic<std::uint64_t> log_dropped_retention_{0};
+  std::atomic<std::uint64_t> damaged_rows_{0};
 
   std::thread thread_;  // last: starts once every member above exists
 };

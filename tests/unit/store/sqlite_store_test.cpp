@@ -589,6 +589,7 @@ TEST_F(SqliteStoreTest, ADamagedRowIsSkippedAndHarmsNothingElse) {
   EXPECT_EQ(seqs_of(fetch_now("a", 0)), std::vector<std::uint64_t>{3});
   EXPECT_TRUE(ok);
   EXPECT_EQ(seqs_of(fetch_now("b", 0)), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(store->stats().damaged_rows, 1u);  // for /metrics
   store->ack("a", 3);
   EXPECT_TRUE(fetch_now("a", 0).entries.empty());
 }
