@@ -42,6 +42,32 @@ std::string_view RowBuilder::finish() {
   return blob_;
 }
 
+bool RowWriter::add(Statement& insert, std::string_view node_id, std::uint64_t seq, std::int64_t stored_at_ms,
+                    std::string_view frame) {
+  const bool next_in_run = row_.count() > 0 && node_id == node_id_ && seq == last_seq_ + 1;
+  if (row_.count() > 0 && !(next_in_run && row_.takes(stored_at_ms, frame.size())) && !flush(insert)) return false;
+  if (row_.count() == 0) {
+    node_id_ = node_id;
+    first_seq_ = seq;
+  }
+  row_.add(stored_at_ms, frame);
+  last_seq_ = seq;
+  return true;
+}
+
+bool RowWriter::flush(Statement& insert) {
+  if (row_.count() == 0) return true;
+  insert.bind(1, node_id_);
+  insert.bind(2, to_sql(last_seq_));
+  insert.bind(3, to_sql(first_seq_));
+  insert.bind(4, static_cast<std::int64_t>(row_.count()));
+  insert.bind(5, row_.newest_ms());
+  insert.bind_blob(6, row_.finish());
+  const bool ok = insert.run();
+  row_.clear();
+  return ok;
+}
+
 RowReader::RowReader(std::string_view blob, std::int64_t count) : blob_(blob) {
   if (count <= 0 || static_cast<std::uint64_t>(count) > blob.size() / RowBuilder::head_bytes) return;
   count_ = static_cast<std::size_t>(count);

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "store/sqlite/database.hpp"
+
 namespace allspark::store::sqlite {
 
 // What one row may hold. A fetch reads whole rows, so a long run (an
@@ -43,6 +45,28 @@ class RowBuilder {
   std::string blob_;  // the frames, then the heads once finished
   std::int64_t oldest_ms_ = 0;
   std::int64_t newest_ms_ = 0;
+};
+
+// The statement a RowWriter writes rows with (prepared by its owner).
+inline constexpr const char* insert_row_sql =
+    "INSERT INTO inbox_row (node_id, last_seq, first_seq, count, newest_ms, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+// Writes entries, given in order (by node, then seq), as rows: a row ends
+// where the node changes, a seq is not the next one, or the row is full.
+// Used by the store and by the conversion of version 4's inbox.
+class RowWriter {
+ public:
+  // `insert` is insert_row_sql; false when a row could not be written.
+  bool add(Statement& insert, std::string_view node_id, std::uint64_t seq, std::int64_t stored_at_ms,
+           std::string_view frame);
+  // Writes the row under way, if any.
+  bool flush(Statement& insert);
+
+ private:
+  RowBuilder row_;
+  std::string node_id_;
+  std::uint64_t first_seq_ = 0;
+  std::uint64_t last_seq_ = 0;
 };
 
 // Reads a row's entries in order. valid() is false when the blob does not

@@ -23,9 +23,7 @@ bool InboxTables::open(Database db, std::uint64_t inbox_max, std::string& error)
       {&begin_, "BEGIN IMMEDIATE"},  // the only writer: take the lock up front
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
-      {&insert_row_,
-       "INSERT INTO inbox_row (node_id, last_seq, first_seq, count, newest_ms, entries) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&insert_row_, insert_row_sql},
       {&raise_last_seq_,
        // No change when the node already had a seq at or past ?3, the
        // lowest appended: a seq is never given twice.
@@ -139,36 +137,17 @@ bool InboxTables::write(Pending& pending) {
   while (i < pending.entries.size() && pending.entries[i]->seq <= floor) ++i;
   counts_.trimmed += i;
   // A row per run of consecutive seqs, within the limits of a row.
-  row_.clear();
-  std::uint64_t first_seq = 0;
   for (; i < pending.entries.size(); ++i) {
     const InboxEntry& entry = *pending.entries[i];
-    const bool next_in_run = row_.count() > 0 && entry.seq == pending.entries[i - 1]->seq + 1;
-    if (row_.count() > 0 && !(next_in_run && row_.takes(entry.stored_at_ms, entry.frame.size()))) {
-      if (!write_row(pending.node_id, first_seq, pending.entries[i - 1]->seq)) return false;
-      row_.clear();
-    }
-    if (row_.count() == 0) first_seq = entry.seq;
-    row_.add(entry.stored_at_ms, entry.frame);
+    if (!rows_.add(insert_row_, entry.node_id, entry.seq, entry.stored_at_ms, entry.frame)) return false;
   }
-  if (row_.count() > 0 && !write_row(pending.node_id, first_seq, pending.entries.back()->seq)) return false;
+  if (!rows_.flush(insert_row_)) return false;
   if (floor == 0) return true;
   bool found = false;
   std::uint64_t last_seq = 0;
   std::uint64_t old_floor = 0;
   return read_node(pending.node_id, found, last_seq, old_floor) &&
          raise_floor(pending.node_id, old_floor, floor, counts_.trimmed);
-}
-
-// Writes row_ (the entries first_seq to last_seq).
-bool InboxTables::write_row(std::string_view node_id, std::uint64_t first_seq, std::uint64_t last_seq) {
-  insert_row_.bind(1, node_id);
-  insert_row_.bind(2, to_sql(last_seq));
-  insert_row_.bind(3, to_sql(first_seq));
-  insert_row_.bind(4, static_cast<std::int64_t>(row_.count()));
-  insert_row_.bind(5, row_.newest_ms());
-  insert_row_.bind_blob(6, row_.finish());
-  return insert_row_.run();
 }
 
 bool InboxTables::read_node(std::string_view node_id, bool& found, std::uint64_t& last_seq, std::uint64_t& floor) {

@@ -80,7 +80,6 @@ class InboxTables {
   };
   bool write_pending();
   bool write(Pending& pending);
-  bool write_row(std::string_view node_id, std::uint64_t first_seq, std::uint64_t last_seq);
   // A node's row in `node`; `found` is false when it has none.
   bool read_node(std::string_view node_id, bool& found, std::uint64_t& last_seq, std::uint64_t& floor);
   // Raises a node's floor from `old_floor` to `floor` (if higher): rows
@@ -95,7 +94,7 @@ class InboxTables {
   std::vector<Pending> pending_;  // its first pending_count_ are in use (the others keep their capacity)
   std::size_t pending_count_ = 0;
   boost::unordered_flat_map<std::string_view, std::size_t> pending_index_;  // node_id to its place in pending_
-  RowBuilder row_;
+  RowWriter rows_;
 
   Statement begin_;
   Statement commit_;

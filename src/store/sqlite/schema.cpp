@@ -13,49 +13,24 @@ namespace {
 // consecutive seqs becomes rows, within the limits of a row (inbox_rows.hpp).
 bool convert_inbox(Database& db, std::string& error) {
   Statement select = db.prepare("SELECT node_id, seq, stored_at_ms, frame FROM inbox ORDER BY node_id, seq", error);
-  Statement insert = db.prepare(
-      "INSERT INTO inbox_row (node_id, last_seq, first_seq, count, newest_ms, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-      error);
+  Statement insert = db.prepare(insert_row_sql, error);
   if (!select.valid() || !insert.valid()) return false;
-  RowBuilder row;
-  std::string node;
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  auto write = [&] {
-    if (row.count() == 0) return true;
-    insert.bind(1, node);
-    insert.bind(2, to_sql(last));
-    insert.bind(3, to_sql(first));
-    insert.bind(4, static_cast<std::int64_t>(row.count()));
-    insert.bind(5, row.newest_ms());
-    insert.bind_blob(6, row.finish());
-    const bool ok = insert.run();
-    row.clear();
-    if (!ok) error = db.last_error();
-    return ok;
-  };
+  RowWriter rows;
   for (;;) {
     const int rc = select.step();
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
+    if (rc != SQLITE_ROW || !rows.add(insert, select.column_text(0), static_cast<std::uint64_t>(select.column_int(1)),
+                                      select.column_int(2), select.column_text(3))) {
       error = db.last_error();
       return false;
     }
-    const std::string_view node_id = select.column_text(0);
-    const auto seq = static_cast<std::uint64_t>(select.column_int(1));
-    const std::string_view frame = select.column_text(3);
-    const std::int64_t stored_at_ms = select.column_int(2);
-    const bool next_in_run = row.count() > 0 && node_id == node && seq == last + 1;
-    if (row.count() > 0 && !(next_in_run && row.takes(stored_at_ms, frame.size())) && !write()) return false;
-    if (row.count() == 0) {
-      node = node_id;
-      first = seq;
-    }
-    row.add(stored_at_ms, frame);
-    last = seq;
   }
   select.reset();  // no statement may still read the table it drops
-  return write() && db.exec("DROP TABLE inbox", error);
+  if (!rows.flush(insert)) {
+    error = db.last_error();
+    return false;
+  }
+  return db.exec("DROP TABLE inbox", error);
 }
 
 // migrations[i] takes a file from version i to i + 1: its SQL, then its
