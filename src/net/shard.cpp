@@ -387,13 +387,13 @@ void Shard::run_store_answers() {
   if (::read(answers_fd_, &count, sizeof count) < 0 && errno != EAGAIN) {
     spdlog::error("store answers eventfd: {}", std::strerror(errno));
   }
-  std::vector<std::function<void()>> answers;
   {
     const std::lock_guard lock(answers_mutex_);
-    answers.swap(answers_);
+    answers_running_.swap(answers_);  // both keep their capacity from transaction to transaction
     answers_signalled_ = false;
   }
-  for (const auto& work : answers) work();
+  for (const auto& work : answers_running_) work();
+  answers_running_.clear();
 }
 
 void Shard::flush_dirty() {

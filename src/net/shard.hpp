@@ -116,6 +116,7 @@ class Shard {
   std::mutex answers_mutex_;
   std::vector<std::function<void()>> answers_;  // guarded by answers_mutex_
   bool answers_signalled_ = false;              // guarded by answers_mutex_: answers_fd_ was written
+  std::vector<std::function<void()>> answers_running_;  // the shard thread's: those being run
 };
 
 }  // namespace allspark::net
