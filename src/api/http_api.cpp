@@ -98,12 +98,12 @@ std::optional<std::string> auth_key_of(const HttpRequest& request) {
 
 }  // namespace
 
-Authenticated authenticate(const HttpRequest& request, const std::string& secret, std::int64_t now) {
+Authenticated authenticate(const HttpRequest& request, const protocol::TokenKeys& keys, std::int64_t now) {
   auto key = auth_key_of(request);
   if (!key || key->empty()) {
     return {error_response(ErrorCode::unauthorized, "missing auth key: send Authorization: Bearer KEY or ?auth_key="), {}};
   }
-  protocol::TokenResult result = protocol::verify_auth_key(*key, secret, now);
+  protocol::TokenResult result = protocol::verify_auth_key(*key, keys, now);
   if (result.status == protocol::TokenStatus::ok) return {std::nullopt, std::move(result.claims)};
   ErrorCode code = result.status == protocol::TokenStatus::bad_id ? ErrorCode::bad_id : ErrorCode::unauthorized;
   return {error_response(code, result.message), {}};
@@ -144,7 +144,8 @@ HttpResponse error_response(ErrorCode code, std::string_view message) {
 }
 
 HttpApi::HttpApi(ApiConfig config, std::function<std::int64_t()> now_seconds, ServerHooks hooks)
-    : config_(std::move(config)), now_seconds_(std::move(now_seconds)), hooks_(std::move(hooks)) {}
+    : config_(std::move(config)), keys_(config_.secret), now_seconds_(std::move(now_seconds)),
+      hooks_(std::move(hooks)) {}
 
 void HttpApi::set_port(std::uint16_t port) { config_.port = port; }
 
@@ -221,7 +222,7 @@ std::string HttpApi::server_json() const {
 
 // Section 9: the servers of the cluster, for the app role (alone: this one).
 HttpResponse HttpApi::cluster(const HttpRequest& request) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return *who.refusal;
   if (who.claims.role == protocol::Role::node) {
     return error_response(ErrorCode::forbidden, "/v1/cluster is for the app role");
@@ -251,13 +252,13 @@ HttpResponse HttpApi::preflight(const HttpRequest& request) {
 
 HttpResponse HttpApi::preconnect(const HttpRequest& request) {
   std::int64_t now = now_seconds_();
-  Authenticated who = authenticate(request, config_.secret, now);
+  Authenticated who = authenticate(request, keys_, now);
   if (who.refusal) return *who.refusal;
   // Alone, this server is the least loaded one of its cluster.
   std::string body = server_json();
   body += ",\"validation_key\":";
   protocol::append_json_string(
-      body, protocol::mint_validation_key(who.claims.node_id, config_.server_id, config_.secret, now));
+      body, protocol::mint_validation_key(who.claims.node_id, config_.server_id, keys_, now));
   body += '}';
   HttpResponse answer;
   answer.body = std::move(body);
@@ -302,7 +303,7 @@ net::UpgradeDecision HttpApi::upgrade(const HttpRequest& request) {
   }
   std::int64_t now = now_seconds_();
   // Section 3: the auth key is checked before the validation key.
-  Authenticated who = authenticate(request, config_.secret, now);
+  Authenticated who = authenticate(request, keys_, now);
   if (who.refusal) {
     decision.refusal = std::move(who.refusal);
     return decision;
@@ -313,7 +314,7 @@ net::UpgradeDecision HttpApi::upgrade(const HttpRequest& request) {
       decision.refusal = error_response(ErrorCode::forbidden, "missing validation key: ask /v1/preconnect first");
       return decision;
     }
-    auto status = protocol::verify_validation_key(*key, who.claims.node_id, config_.server_id, config_.secret, now);
+    auto status = protocol::verify_validation_key(*key, who.claims.node_id, config_.server_id, keys_, now);
     if (status != protocol::TokenStatus::ok) {
       decision.refusal = error_response(
           ErrorCode::forbidden, status == protocol::TokenStatus::expired

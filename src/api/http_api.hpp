@@ -46,7 +46,7 @@ struct Authenticated {
   protocol::AuthClaims claims;
 };
 // Section 2: the auth key of a request, checked.
-Authenticated authenticate(const net::HttpRequest& request, const std::string& secret, std::int64_t now);
+Authenticated authenticate(const net::HttpRequest& request, const protocol::TokenKeys& keys, std::int64_t now);
 
 class HttpApi final : public net::HttpHandler {
  public:
@@ -76,6 +76,7 @@ class HttpApi final : public net::HttpHandler {
   bool origin_allowed(std::string_view origin, const net::HttpRequest& request) const;
 
   ApiConfig config_;
+  protocol::TokenKeys keys_;  // config_.secret, ready to sign and verify with
   std::function<std::int64_t()> now_seconds_;
   ServerHooks hooks_;
 };

@@ -59,7 +59,7 @@ HttpResponse publish_answer(const core::TrackResult& result) {
 // as the node its `src_id` names (else the app's own node), on that node's
 // home shard, where the retries of its ids are remembered.
 void HttpApi::publish(const HttpRequest& request, net::Respond respond) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return respond(*who.refusal);
   if (who.claims.role == protocol::Role::node) {
     return respond(error_response(ErrorCode::forbidden, "publishing over HTTP is for the app role"));
@@ -90,7 +90,7 @@ void HttpApi::publish(const HttpRequest& request, net::Respond respond) {
 // Section 6: GET /v1/inbox?from_seq=&to_seq=&limit=&session_id= answers the
 // -102 payload for the caller's node.
 void HttpApi::inbox_fetch(const HttpRequest& request, net::Respond respond) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return respond(*who.refusal);
   std::optional<std::uint64_t> from_seq, to_seq, limit;
   if (!read_seq(request, "from_seq", from_seq) || !read_seq(request, "to_seq", to_seq)) {
@@ -126,7 +126,7 @@ void HttpApi::inbox_fetch(const HttpRequest& request, net::Respond respond) {
 
 // Section 6: POST /v1/inbox/ack {"seq": N} acknowledges the caller's inbox up to N.
 void HttpApi::inbox_ack(const HttpRequest& request, net::Respond respond) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return respond(*who.refusal);
   protocol::JsonScanner scanner;
   switch (scanner.scan(request.body)) {
@@ -169,7 +169,7 @@ void HttpApi::inbox_ack(const HttpRequest& request, net::Respond respond) {
 // Section 9: POST /v1/connections/{node_id}/close (app role) closes every
 // connection of that node with 4003.
 void HttpApi::connection_close(const HttpRequest& request, net::Respond respond) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return respond(*who.refusal);
   if (who.claims.role == protocol::Role::node) {
     return respond(error_response(ErrorCode::forbidden, "closing connections is for the app role"));

@@ -36,7 +36,7 @@ std::string generated_session_id() {
 }  // namespace
 
 void HttpApi::sessions(const HttpRequest& request, Route route, net::Respond respond) {
-  Authenticated who = authenticate(request, config_.secret, now_seconds_());
+  Authenticated who = authenticate(request, keys_, now_seconds_());
   if (who.refusal) return respond(*who.refusal);
   session::Caller caller{who.claims.node_id, who.claims.role};
   auto reply = [respond](session::Answer answer) { respond(answer_of(answer)); };

@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <array>
 #include <charconv>
@@ -18,7 +17,7 @@ namespace allspark::protocol {
 
 namespace {
 
-using Mac = std::array<unsigned char, 32>;  // HMAC-SHA256 output
+using Mac = HmacSha256;
 
 constexpr std::string_view base64url_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -41,38 +40,25 @@ constexpr std::string_view jwt_header = R"({"alg":"HS256","typ":"JWT"})";
 // as a validation key (PROTOCOL.md section 2).
 constexpr std::string_view validation_key_label = "allspark validation key v1";
 
-bool hmac_sha256(std::string_view key, std::string_view data, Mac& out) {
-  if (key.size() > static_cast<std::size_t>(INT_MAX)) return false;
-  // HMAC() wants a non-null key pointer even for an empty key.
-  static constexpr unsigned char no_key = 0;
-  const auto* key_bytes =
-      key.empty() ? &no_key : reinterpret_cast<const unsigned char*>(key.data());
-  unsigned int length = 0;
-  const unsigned char* result =
-      HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &length);
-  return result != nullptr && length == out.size();
-}
-
 std::string_view as_text(const Mac& mac) {
   return {reinterpret_cast<const char*>(mac.data()), mac.size()};
 }
 
 Mac derive_validation_secret(std::string_view secret) {
   Mac derived{};
-  if (!hmac_sha256(secret, validation_key_label, derived)) {
+  if (!HmacKey(secret).sign(validation_key_label, derived)) {
     throw std::runtime_error("HMAC-SHA256 failed");
   }
   return derived;
 }
 
 // header.payload.signature with both parts already JSON text.
-std::string sign_jwt(std::string_view payload_json, std::string_view signing_key) {
+std::string sign_jwt(std::string_view payload_json, const HmacKey& signing_key) {
   std::string token = base64url_encode(jwt_header);
   token += '.';
   token += base64url_encode(payload_json);
   Mac mac{};
-  if (!hmac_sha256(signing_key, token, mac)) throw std::runtime_error("HMAC-SHA256 failed");
+  if (!signing_key.sign(token, mac)) throw std::runtime_error("HMAC-SHA256 failed");
   token += '.';
   token += base64url_encode(as_text(mac));
   return token;
@@ -126,10 +112,10 @@ struct Failure {
 Failure fail(TokenStatus status, std::string message) { return {status, std::move(message)}; }
 
 // Checks a compact JWS (RFC 7515 section 7.1) signed with HS256 under
-// `signing_key` and leaves its decoded payload in `payload`. The header is
+// `signing_key` (none: nothing verifies) and leaves its decoded payload in `payload`. The header is
 // read first (alg must be HS256), then the signature, and only then the
 // payload: no claim is looked at before the signature has matched.
-Failure verify_jws(std::string_view token, std::string_view signing_key, std::string_view what,
+Failure verify_jws(std::string_view token, const HmacKey* signing_key, std::string_view what,
                    std::string& payload) {
   const std::size_t first_dot = token.find('.');
   const std::size_t second_dot =
@@ -171,8 +157,7 @@ Failure verify_jws(std::string_view token, std::string_view signing_key, std::st
   }
   Mac expected{};
   const std::string_view signed_text = token.substr(0, second_dot);
-  // An empty secret would make every key forgeable: it verifies nothing.
-  if (signing_key.empty() || !hmac_sha256(signing_key, signed_text, expected) ||
+  if (signing_key == nullptr || !signing_key->sign(signed_text, expected) ||
       signature->size() != expected.size() ||
       CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
     return fail(TokenStatus::bad_signature, std::string(what) + " signature does not match");
@@ -276,7 +261,14 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
+TokenKeys::TokenKeys(std::string_view secret)
+    : verifies_(!secret.empty()), auth_(secret), validation_(as_text(derive_validation_secret(secret))) {}
+
 TokenResult verify_auth_key(std::string_view key, std::string_view secret, std::int64_t now) {
+  return verify_auth_key(key, TokenKeys(secret), now);
+}
+
+TokenResult verify_auth_key(std::string_view key, const TokenKeys& keys, std::int64_t now) {
   TokenResult result;
   const auto failed = [&result](Failure failure) {
     result.status = failure.status;
@@ -285,7 +277,7 @@ TokenResult verify_auth_key(std::string_view key, std::string_view secret, std::
   };
 
   std::string payload;
-  if (Failure failure = verify_jws(key, secret, "auth key", payload);
+  if (Failure failure = verify_jws(key, keys.verifies() ? &keys.auth() : nullptr, "auth key", payload);
       failure.status != TokenStatus::ok) {
     return failed(std::move(failure));
   }
@@ -347,11 +339,16 @@ std::string mint_auth_key(const AuthClaims& claims, std::string_view secret, std
   payload += ",\"iat\":" + std::to_string(now);
   if (ttl_seconds > 0) payload += ",\"exp\":" + std::to_string(now + ttl_seconds);
   payload += '}';
-  return sign_jwt(payload, secret);
+  return sign_jwt(payload, HmacKey(secret));
 }
 
 std::string mint_validation_key(std::string_view node_id, std::string_view server_id,
                                 std::string_view secret, std::int64_t now) {
+  return mint_validation_key(node_id, server_id, TokenKeys(secret), now);
+}
+
+std::string mint_validation_key(std::string_view node_id, std::string_view server_id,
+                                const TokenKeys& keys, std::int64_t now) {
   std::string payload = "{\"sub\":";
   append_json_string(payload, node_id);
   payload += ",\"srv\":";
@@ -359,16 +356,21 @@ std::string mint_validation_key(std::string_view node_id, std::string_view serve
   payload += ",\"iat\":" + std::to_string(now);
   payload += ",\"exp\":" + std::to_string(now + validation_key_ttl_seconds);
   payload += '}';
-  return sign_jwt(payload, as_text(derive_validation_secret(secret)));
+  return sign_jwt(payload, keys.validation());
 }
 
 TokenStatus verify_validation_key(std::string_view key, std::string_view node_id,
                                   std::string_view server_id, std::string_view secret,
                                   std::int64_t now) {
-  if (secret.empty()) return TokenStatus::bad_signature;  // as for auth keys
-  const Mac signing_key = derive_validation_secret(secret);
+  return verify_validation_key(key, node_id, server_id, TokenKeys(secret), now);
+}
+
+TokenStatus verify_validation_key(std::string_view key, std::string_view node_id,
+                                  std::string_view server_id, const TokenKeys& keys,
+                                  std::int64_t now) {
+  if (!keys.verifies()) return TokenStatus::bad_signature;  // as for auth keys
   std::string payload;
-  if (Failure failure = verify_jws(key, as_text(signing_key), "validation key", payload);
+  if (Failure failure = verify_jws(key, &keys.validation(), "validation key", payload);
       failure.status != TokenStatus::ok) {
     return failure.status;
   }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/hmac.hpp"
+
 namespace allspark::protocol {
 
 enum class Role : std::uint8_t { node, app, server };
@@ -35,7 +37,26 @@ struct TokenResult {
   std::string message;  // for a human, when status != ok
 };
 
+// The server's secret made ready to sign and verify with: the HMAC states of
+// the auth-key secret and of the validation-key secret derived from it,
+// computed once (a connect checks three keys and mints one). Read-only after
+// construction, so one instance serves every thread.
+class TokenKeys {
+ public:
+  explicit TokenKeys(std::string_view secret);
+  // An empty secret would make every key forgeable: it verifies nothing.
+  bool verifies() const { return verifies_; }
+  const HmacKey& auth() const { return auth_; }
+  const HmacKey& validation() const { return validation_; }
+
+ private:
+  bool verifies_;
+  HmacKey auth_;
+  HmacKey validation_;
+};
+
 // Verifies an auth key signed with `secret`. `now` is seconds since the epoch.
+TokenResult verify_auth_key(std::string_view key, const TokenKeys& keys, std::int64_t now);
 TokenResult verify_auth_key(std::string_view key, std::string_view secret, std::int64_t now);
 
 // Mints an auth key (HS256). ttl_seconds <= 0: no exp claim.
@@ -46,9 +67,14 @@ std::string mint_auth_key(const AuthClaims& claims, std::string_view secret, std
 // with a key derived from the secret so that one can never pass for an auth key.
 inline constexpr std::int64_t validation_key_ttl_seconds = 60;
 std::string mint_validation_key(std::string_view node_id, std::string_view server_id,
+                                const TokenKeys& keys, std::int64_t now);
+std::string mint_validation_key(std::string_view node_id, std::string_view server_id,
                                 std::string_view secret, std::int64_t now);
 // ok, or: malformed, bad_algorithm, bad_signature, expired, or bad_id when it
 // was minted for another node or another server.
+TokenStatus verify_validation_key(std::string_view key, std::string_view node_id,
+                                  std::string_view server_id, const TokenKeys& keys,
+                                  std::int64_t now);
 TokenStatus verify_validation_key(std::string_view key, std::string_view node_id,
                                   std::string_view server_id, std::string_view secret,
                                   std::int64_t now);

@@ -264,6 +264,31 @@ TEST(TokenAuthKey, AnEmptySecretVerifiesNothing) {
   EXPECT_EQ(verify_auth_key(key, "", now).status, TokenStatus::bad_signature);
 }
 
+// The server builds its TokenKeys once and checks every key with them: they
+// agree with the secret's own checks, keys minted either way verify either
+// way, and keys built from an empty secret verify nothing either.
+TEST(TokenKeys, PreparedKeysAgreeWithTheSecret) {
+  const allspark::protocol::TokenKeys keys(secret);
+  const std::string auth = mint_auth_key({"n1", "c1", Role::node, {}}, secret, now, 60);
+  EXPECT_EQ(verify_auth_key(auth, keys, now).status, TokenStatus::ok);
+  EXPECT_EQ(verify_auth_key(auth, keys, now).claims.client_id, "c1");
+  EXPECT_EQ(verify_auth_key(auth, keys, now + 60).status, TokenStatus::expired);
+  EXPECT_EQ(verify_auth_key(auth, allspark::protocol::TokenKeys("other"), now).status, TokenStatus::bad_signature);
+  const std::string minted = mint_validation_key("n1", "srv-a", keys, now);
+  EXPECT_EQ(minted, mint_validation_key("n1", "srv-a", secret, now));
+  EXPECT_EQ(verify_validation_key(minted, "n1", "srv-a", secret, now), TokenStatus::ok);
+  EXPECT_EQ(verify_validation_key(minted, "n1", "srv-a", keys, now), TokenStatus::ok);
+  EXPECT_EQ(verify_validation_key(minted, "n2", "srv-a", keys, now), TokenStatus::bad_id);
+  // A validation key is no auth key under the same prepared keys, nor the reverse.
+  EXPECT_EQ(verify_auth_key(minted, keys, now).status, TokenStatus::bad_signature);
+  EXPECT_EQ(verify_validation_key(auth, "n1", "srv-a", keys, now), TokenStatus::bad_signature);
+  const allspark::protocol::TokenKeys empty("");
+  EXPECT_FALSE(empty.verifies());
+  EXPECT_EQ(verify_auth_key(hand_made(hs256, R"({"sub":"n1"})", ""), empty, now).status, TokenStatus::bad_signature);
+  EXPECT_EQ(verify_validation_key(mint_validation_key("n1", "srv-a", empty, now), "n1", "srv-a", empty, now),
+            TokenStatus::bad_signature);
+}
+
 TEST(TokenAuthKey, NotThreeBase64urlParts) {
   const std::string key = hand_made(hs256, R"({"sub":"n1"})");
   const std::size_t first_dot = key.find('.');
