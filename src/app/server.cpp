@@ -315,10 +315,12 @@ int run_server(const ServeConfig& config) {
   api::HttpApi http_api(api_config, now_seconds, hooks);
 
   // After the upgrade a connection moves to its node's home shard for life.
-  net::UpgradeHandoff handoff = [&shards](int fd, core::ConnectIdentity identity, std::string leftover) {
+  net::UpgradeHandoff handoff = [&shards](int fd, core::ConnectIdentity identity, std::string leftover,
+                                          std::string handshake_reply) {
     net::Shard& home = *shards[shards[0]->router().home_of(identity.node_id)];
-    boost::asio::post(home.io(), [&home, fd, identity = std::move(identity), leftover = std::move(leftover)] {
-      home.adopt(fd, identity, leftover);
+    boost::asio::post(home.io(), [&home, fd, identity = std::move(identity), leftover = std::move(leftover),
+                                  handshake_reply = std::move(handshake_reply)] {
+      home.adopt(fd, identity, leftover, handshake_reply);
     });
   };
   std::unique_ptr<net::Listener> listener;

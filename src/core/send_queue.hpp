@@ -10,7 +10,7 @@
 
 namespace allspark::core {
 
-enum class FrameKind : std::uint8_t { text, close, ping, pong };
+enum class FrameKind : std::uint8_t { text, close, ping, pong, raw };  // raw: bytes as they are (the HTTP 101)
 
 // One outgoing frame: an optional per-recipient head (owned by the recipient
 // node, e.g. `{"dest_id":"phone1",`) followed by a shared body.

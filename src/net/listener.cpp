@@ -102,8 +102,6 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
         co_await pause.async_wait(use_tuple);
         continue;
       }
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);  // Nagle ruins latency
       asio::co_spawn(io, session(std::move(socket)), asio::detached);
     }
   }
@@ -204,7 +202,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     co_return !error;
   }
 
-  // RFC 6455 4.2.2: answer 101 and hand the socket to the data path.
+  // RFC 6455 4.2.2: hand the socket to the data path with its 101 answer.
   asio::awaitable<void> upgrade(beast::tcp_stream& stream, beast::flat_buffer& buffer, const HttpRequest& request,
                                 const core::ConnectIdentity& identity) {
     auto key = request.header("sec-websocket-key");
@@ -223,14 +221,15 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     std::string answer =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
         websocket_accept(*key) + "\r\n\r\n";
-    stream.expires_after(http_timeout);
-    auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(answer), use_tuple);
-    if (error) co_return;
     stream.expires_never();
     std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
     tcp::socket socket = stream.release_socket();
+    // The shard takes it non-blocking. Asio made it so for the reads above
+    // (the check reads Asio's own flag: no system call).
+    boost::system::error_code ignored;
+    if (!socket.native_non_blocking()) socket.native_non_blocking(true, ignored);
     int fd = socket.release();
-    handoff(fd, identity, std::move(leftover));
+    handoff(fd, identity, std::move(leftover), std::move(answer));
   }
 };
 
@@ -239,6 +238,10 @@ Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& han
   tcp::endpoint endpoint(asio::ip::make_address(state_->config.host), state_->config.port);
   state_->acceptor.open(endpoint.protocol());
   state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  // Nagle ruins latency. Set on the listener, it is inherited by every
+  // accepted socket (Linux copies it; tests/unit/net/listener_test.cpp checks),
+  // which saves a setsockopt per connection.
+  state_->acceptor.set_option(tcp::no_delay(true));
   state_->acceptor.bind(endpoint);
   state_->acceptor.listen(asio::socket_base::max_listen_connections);
 }

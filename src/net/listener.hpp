@@ -13,9 +13,12 @@
 
 namespace allspark::net {
 
-// Takes an upgraded socket (its descriptor, who it is, the bytes read past
-// the HTTP request) to its node's home shard.
-using UpgradeHandoff = std::function<void(int fd, core::ConnectIdentity identity, std::string leftover)>;
+// Takes an accepted upgrade to its node's home shard: the socket's
+// descriptor, who it is, the bytes read past the HTTP request, and the 101
+// answer, not written yet: the shard writes it with the welcome frame in one
+// writev (one segment fewer per connect).
+using UpgradeHandoff =
+    std::function<void(int fd, core::ConnectIdentity identity, std::string leftover, std::string handshake_reply)>;
 
 struct ListenerConfig {
   std::string host = "127.0.0.1";

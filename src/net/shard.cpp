@@ -1,6 +1,5 @@
 #include "net/shard.hpp"
 
-#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,8 +36,16 @@ Opcode opcode_of(core::FrameKind kind) {
     case core::FrameKind::close: return Opcode::close;
     case core::FrameKind::ping: return Opcode::ping;
     case core::FrameKind::pong: return Opcode::pong;
+    case core::FrameKind::raw: break;
   }
   return Opcode::text;
+}
+
+// Writes the frame's RFC 6455 header into `out` (10 bytes at most) and
+// returns its length; a raw entry (the HTTP 101) has none.
+std::size_t write_header_of(const core::OutFrame& frame, std::uint8_t* out) {
+  if (frame.kind == core::FrameKind::raw) return 0;
+  return write_frame_header(out, opcode_of(frame.kind), true, frame.size());
 }
 
 // Queues a control frame (ping, pong, close). Control frames are tiny; they
@@ -229,13 +236,12 @@ void Shard::on_events() {
   }
 }
 
-void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover) {
+void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover,
+                  std::string_view handshake_reply) {
   now_ms_ = wall_clock_ms();
   auto* ws = new WsConnection();
   ws->fd = fd;
   ws->core.transport = ws;
-  int flags = ::fcntl(fd, F_GETFL, 0);
-  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   epoll_event event{};
   event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   event.data.ptr = ws;
@@ -249,6 +255,16 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
   counters_.connections_total.add();
   ws->last_heard_tick = ping_tick_;
   all_.push_back(ws);
+  // The 101 first, then the welcome and any replay that attach() queues: all
+  // of it written by the flush below. A fresh socket's send buffer takes it
+  // whole, so a slow-consumer close (which drops unstarted frames) cannot
+  // come before the 101 is out.
+  if (!handshake_reply.empty()) {
+    core::Body* reply = core::Body::copy_of(handshake_reply);
+    ws->core.queue.push({reply, nullptr, 0, core::FrameKind::raw}, SIZE_MAX);
+    reply->release();
+    router_.mark_dirty(ws->core);
+  }
   router_.attach(ws->core, identity, now_ms_);
   if (!leftover.empty()) {
     std::memcpy(read_buffer_.get(), leftover.data(), leftover.size());
@@ -434,8 +450,8 @@ void Shard::flush(WsConnection& ws) {
     for (std::size_t f = 0; f < frames; ++f) {
       const core::OutFrame& frame = queue.at(f);
       std::uint8_t* header = frame_headers_[f].data();
-      std::size_t header_len = write_frame_header(header, opcode_of(frame.kind), true, frame.size());
-      add(header, header_len);
+      std::size_t header_len = write_header_of(frame, header);
+      if (header_len > 0) add(header, header_len);
       if (frame.head_len > 0) add(frame.head, frame.head_len);
       add(frame.body->data(), frame.body->size());
     }
@@ -451,7 +467,7 @@ void Shard::flush(WsConnection& ws) {
     while (!queue.empty()) {
       const core::OutFrame& frame = queue.at(0);
       std::uint8_t scratch[10];
-      std::size_t whole = write_frame_header(scratch, opcode_of(frame.kind), true, frame.size()) + frame.size();
+      std::size_t whole = write_header_of(frame, scratch) + frame.size();
       if (left < whole) {
         queue.set_front_offset(left);
         break;

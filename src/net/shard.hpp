@@ -51,9 +51,11 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   void start();
-  // Takes an upgraded, non-blocking socket and the bytes read past its HTTP
-  // request. Runs on the shard's thread.
-  void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover);
+  // Takes an upgraded, non-blocking socket, the bytes read past its HTTP
+  // request and the 101 answer, which goes out first, in the same writev as
+  // the welcome frame. Runs on the shard's thread.
+  void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover,
+             std::string_view handshake_reply);
 
   // Runs `work` on this shard's thread (from any thread), then flushes what
   // it queued.
