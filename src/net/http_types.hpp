@@ -36,6 +36,15 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// {"error":{"code","message"}} with `status` (section 8), for the answers
+// the net layer gives itself (malformed HTTP, a bad WebSocket handshake).
+HttpResponse json_error(int status, std::string_view code, std::string_view message);
+
+// The whole HTTP/1.1 answer as bytes: status line, Server, Content-Type (when
+// there is a body or an error), the answer's headers, Connection: close when
+// not kept alive, Content-Length, the body. The same fields the Beast path writes.
+std::string serialize_response(const HttpResponse& answer, bool keep_alive);
+
 // What the api decides for a WebSocket upgrade on /v1/connect.
 struct UpgradeDecision {
   std::optional<HttpResponse> refusal;  // set: answer this and do not upgrade
@@ -45,6 +54,13 @@ struct UpgradeDecision {
 // Called once with the answer, from any thread (an answer may come from a
 // node's home shard).
 using Respond = std::function<void(HttpResponse)>;
+
+// Takes an accepted upgrade to its node's home shard: the socket's
+// descriptor, who it is, the bytes read past the HTTP request, and the 101
+// answer, not written yet: the shard writes it with the welcome frame in one
+// writev (one segment fewer per connect).
+using UpgradeHandoff =
+    std::function<void(int fd, core::ConnectIdentity identity, std::string leftover, std::string handshake_reply)>;
 
 // Implemented by the api layer; called on the thread that runs the listener.
 class HttpHandler {

@@ -1,5 +1,8 @@
 #include "net/listener.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,9 +17,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <spdlog/spdlog.h>
 
+#include "net/connect_path.hpp"
 #include "net/ws_handshake.hpp"
 
 namespace allspark::net {
@@ -58,13 +64,6 @@ HttpRequest to_request(const http::request_parser<http::string_body>& parser) {
   return request;
 }
 
-HttpResponse json_error(int status, std::string_view code, std::string_view message) {
-  HttpResponse answer;
-  answer.status = status;
-  answer.body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" + std::string(message) + "\"}}";
-  return answer;
-}
-
 http::response<http::string_body> to_beast(const HttpResponse& answer, bool keep_alive) {
   http::response<http::string_body> response{static_cast<http::status>(answer.status), 11};
   response.set(http::field::server, "allspark");
@@ -84,32 +83,63 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   HttpHandler& handler;
   UpgradeHandoff handoff;
   tcp::acceptor acceptor;
+  // Every accepted connection starts there; what it does not answer comes
+  // back to session() below.
+  ConnectPath connect_path;
   bool stopped = false;
 
   State(asio::io_context& io_context, ListenerConfig listener_config, HttpHandler& http_handler, UpgradeHandoff to_shard)
       : io(io_context), config(std::move(listener_config)), handler(http_handler), handoff(std::move(to_shard)),
-        acceptor(io) {}
+        acceptor(io),
+        connect_path(io, handler, handoff, [this](int fd, std::string bytes) { general(fd, std::move(bytes)); },
+                     header_limit_bytes) {}
 
+  // accept4 until the backlog is empty: non-blocking sockets at once, and no
+  // Asio socket (its registration with Asio's reactor) for the fast path.
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
     while (!stopped) {
-      auto [error, socket] = co_await acceptor.async_accept(use_tuple);
-      if (error) {
-        if (error == asio::error::operation_aborted || stopped) co_return;
-        // Out of descriptors and the like: wait a little instead of spinning.
-        spdlog::warn("accept: {}", error.message());
-        asio::steady_timer pause(io, std::chrono::milliseconds(50));
-        co_await pause.async_wait(use_tuple);
-        continue;
+      auto [error] = co_await acceptor.async_wait(tcp::acceptor::wait_read, use_tuple);
+      if (error || stopped) co_return;
+      for (;;) {
+        int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+          connect_path.take(fd);
+          continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          // Out of descriptors and the like: wait a little instead of spinning.
+          spdlog::warn("accept: {}", std::strerror(errno));
+          asio::steady_timer pause(io, std::chrono::milliseconds(50));
+          co_await pause.async_wait(use_tuple);
+        }
+        break;
       }
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
     }
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  // A connection the fast path does not answer, with what it read of it.
+  void general(int fd, std::string bytes) {
+    tcp::socket socket(io);
+    boost::system::error_code error;
+    socket.assign(tcp::v4(), fd, error);
+    if (error) {
+      ::close(fd);
+      return;
+    }
+    asio::co_spawn(io, session(std::move(socket), std::move(bytes)), asio::detached);
+  }
+
+  asio::awaitable<void> session(tcp::socket socket, std::string already_read) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    if (!already_read.empty()) {
+      auto space = buffer.prepare(already_read.size());
+      std::memcpy(space.data(), already_read.data(), already_read.size());
+      buffer.commit(already_read.size());
+    }
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(header_limit_bytes);
@@ -205,22 +235,11 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   // RFC 6455 4.2.2: hand the socket to the data path with its 101 answer.
   asio::awaitable<void> upgrade(beast::tcp_stream& stream, beast::flat_buffer& buffer, const HttpRequest& request,
                                 const core::ConnectIdentity& identity) {
-    auto key = request.header("sec-websocket-key");
-    auto version = request.header("sec-websocket-version");
-    if (!version || *version != "13") {
-      HttpResponse refusal = json_error(426, "bad_field", "Sec-WebSocket-Version must be 13");
-      refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
-      co_await reply(stream, refusal, false);
+    UpgradeAnswer answer = answer_upgrade(request);
+    if (answer.refusal) {
+      co_await reply(stream, *answer.refusal, false);
       co_return;
     }
-    if (!key || !is_valid_websocket_key(*key)) {
-      HttpResponse refusal = json_error(400, "bad_field", "missing or malformed Sec-WebSocket-Key");
-      co_await reply(stream, refusal, false);
-      co_return;
-    }
-    std::string answer =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-        websocket_accept(*key) + "\r\n\r\n";
     stream.expires_never();
     std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
     tcp::socket socket = stream.release_socket();
@@ -229,7 +248,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
     boost::system::error_code ignored;
     if (!socket.native_non_blocking()) socket.native_non_blocking(true, ignored);
     int fd = socket.release();
-    handoff(fd, identity, std::move(leftover), std::move(answer));
+    handoff(fd, identity, std::move(leftover), std::move(answer.switching_protocols));
   }
 };
 
@@ -244,11 +263,15 @@ Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& han
   state_->acceptor.set_option(tcp::no_delay(true));
   state_->acceptor.bind(endpoint);
   state_->acceptor.listen(asio::socket_base::max_listen_connections);
+  state_->acceptor.non_blocking(true);  // accept4 in accept_loop
 }
 
 Listener::~Listener() { stop(); }
 
-void Listener::start() { asio::co_spawn(state_->io, state_->accept_loop(), asio::detached); }
+void Listener::start() {
+  state_->connect_path.start();
+  asio::co_spawn(state_->io, state_->accept_loop(), asio::detached);
+}
 
 std::uint16_t Listener::port() const { return state_->acceptor.local_endpoint().port(); }
 

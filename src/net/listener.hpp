@@ -1,7 +1,8 @@
 #pragma once
-// Accepts TCP connections and speaks HTTP/1.1 on them (Beast) until a
-// WebSocket upgrade hands the socket to a shard. The only file with Beast's
-// headers (DESIGN.md "Build time").
+// Accepts TCP connections (accept4) and gives each to the connect path
+// (connect_path.hpp), which answers preconnect and the upgrade itself; every
+// other request is spoken here with Beast until a WebSocket upgrade hands the
+// socket to a shard. The only file with Beast's headers (DESIGN.md "Build time").
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -12,13 +13,6 @@
 #include "net/http_types.hpp"
 
 namespace allspark::net {
-
-// Takes an accepted upgrade to its node's home shard: the socket's
-// descriptor, who it is, the bytes read past the HTTP request, and the 101
-// answer, not written yet: the shard writes it with the welcome frame in one
-// writev (one segment fewer per connect).
-using UpgradeHandoff =
-    std::function<void(int fd, core::ConnectIdentity identity, std::string leftover, std::string handshake_reply)>;
 
 struct ListenerConfig {
   std::string host = "127.0.0.1";

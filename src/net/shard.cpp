@@ -254,6 +254,7 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
   counters_.connections.add();
   counters_.connections_total.add();
   ws->last_heard_tick = ping_tick_;
+  ws->slot = static_cast<std::uint32_t>(all_.size());
   all_.push_back(ws);
   // The 101 first, then the welcome and any replay that attach() queues: all
   // of it written by the flush below. A fresh socket's send buffer takes it
@@ -504,7 +505,12 @@ void Shard::destroy(WsConnection& ws) {
   ws.fd = -1;
   counters_.connections.set(counters_.connections.get() - 1);
   std::erase(closing_, &ws);
-  std::erase(all_, &ws);
+  // Swapped out by its slot: O(1) however many connections the shard holds
+  // (a search of the list made closing 19,000 connections quadratic).
+  WsConnection* last = all_.back();
+  all_[ws.slot] = last;
+  last->slot = ws.slot;
+  all_.pop_back();
   std::erase(read_again_, &ws);
   // Freed after the batch: the router's dirty list may still point at it.
   dead_.push_back(&ws);

@@ -27,11 +27,13 @@ struct WsConnection {
   std::uint64_t frame_received = 0;
   int fd = -1;
   std::uint32_t last_heard_tick = 0;  // the shard's ping tick when the peer last sent anything
+  std::uint32_t slot = 0;             // its index in the shard's list of live connections
   Opcode frame_opcode = Opcode::continuation;  // of the current frame
-  bool frame_fin = false;
-  bool message_binary = false;
-  bool peer_closed = false;   // the peer sent its close frame
-  bool shut_down = false;     // our close frame was written and the write side shut
+  // One byte for the four flags, so that `slot` fits in what was padding.
+  bool frame_fin : 1 = false;
+  bool message_binary : 1 = false;
+  bool peer_closed : 1 = false;  // the peer sent its close frame
+  bool shut_down : 1 = false;    // our close frame was written and the write side shut
   WsState state = WsState::open;
 };
 

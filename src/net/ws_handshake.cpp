@@ -30,6 +30,23 @@ std::string websocket_accept(std::string_view sec_websocket_key) {
   return std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(encoded_len));
 }
 
+UpgradeAnswer answer_upgrade(const HttpRequest& request) {
+  UpgradeAnswer answer;
+  auto key = request.header("sec-websocket-key");
+  auto version = request.header("sec-websocket-version");
+  if (!version || *version != "13") {
+    answer.refusal = json_error(426, "bad_field", "Sec-WebSocket-Version must be 13");
+    answer.refusal->headers.emplace_back("Sec-WebSocket-Version", "13");
+  } else if (!key || !is_valid_websocket_key(*key)) {
+    answer.refusal = json_error(400, "bad_field", "missing or malformed Sec-WebSocket-Key");
+  } else {
+    answer.switching_protocols =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+        websocket_accept(*key) + "\r\n\r\n";
+  }
+  return answer;
+}
+
 bool is_valid_websocket_key(std::string_view key) {
   if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
   return std::all_of(key.begin(), key.begin() + 22, is_base64_char);

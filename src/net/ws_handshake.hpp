@@ -1,7 +1,10 @@
 #pragma once
 // The WebSocket opening handshake's key check and accept value (RFC 6455 4.2).
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "net/http_types.hpp"
 
 namespace allspark::net {
 
@@ -14,5 +17,14 @@ std::string websocket_accept(std::string_view sec_websocket_key);
 // characters then "==". The unused low bits of the 22nd character are not
 // checked: the key is only hashed, never decoded.
 bool is_valid_websocket_key(std::string_view key);
+
+// RFC 6455 4.2.1-4.2.2 for an upgrade the api has accepted: the 101 answer,
+// or a refusal (426 unless Sec-WebSocket-Version is 13, 400 without a valid
+// Sec-WebSocket-Key).
+struct UpgradeAnswer {
+  std::optional<HttpResponse> refusal;
+  std::string switching_protocols;  // the 101's bytes, when not refused
+};
+UpgradeAnswer answer_upgrade(const HttpRequest& request);
 
 }  // namespace allspark::net
