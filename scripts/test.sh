@@ -22,7 +22,8 @@ cmake --build "$asan" -j2
 fuzz="$root/build/fuzz"
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DALLSPARK_WERROR=ON -DALLSPARK_FUZZ=ON -DALLSPARK_TESTS=OFF -DALLSPARK_BENCH=OFF >/dev/null
-cmake --build "$fuzz" -j2 --target fuzz_frame_codec fuzz_message_decoder fuzz_token fuzz_session_request
+cmake --build "$fuzz" -j2 --target fuzz_frame_codec fuzz_message_decoder fuzz_token fuzz_session_request \
+  fuzz_http_head
 
 build="$root/build/test"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLSPARK_WERROR=ON \
