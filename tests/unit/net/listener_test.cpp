@@ -33,6 +33,7 @@ struct Handler final : allspark::net::HttpHandler {
   void handle(const HttpRequest& request, Respond respond) override {
     HttpResponse answer;
     answer.body = "{\"path\":\"" + request.path + "\"}";
+    if (request.method != "GET") answer.body = request.method + " " + request.path + " " + request.body;
     respond(std::move(answer));
   }
   UpgradeDecision upgrade(const HttpRequest&) override {
@@ -147,6 +148,77 @@ TEST_F(ListenerTest, APlainRequestIsAnsweredAndClosedWhenAsked) {
   reader.join();
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("\r\n\r\n{\"path\":\"/v1/preconnect\"}"), std::string::npos) << answer;
+  EXPECT_FALSE(handoff_.has_value());
+  ::close(client);
+}
+
+// Two preconnects in one write: both answered, in order, on the kept connection.
+TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
+  int client = connect_to(listener_->port());
+  send_all(client,
+           "GET /v1/preconnect?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+           "GET /v1/preconnect?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string answer;
+  std::atomic<bool> answered = false;
+  std::thread reader([&] {
+    answer = read_for(client, 2000);
+    answered = true;
+  });
+  run_until([&] { return answered.load(); });
+  reader.join();
+  const std::size_t first = answer.find("HTTP/1.1 200 OK");
+  const std::size_t second = answer.find("HTTP/1.1 200 OK", first + 1);
+  ASSERT_NE(second, std::string::npos) << answer;
+  EXPECT_EQ(answer.substr(first, second - first).find("Connection: close"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close", second), std::string::npos) << answer;
+  ::close(client);
+}
+
+// A head that comes a few bytes at a time is still taken, and a request the
+// fast path does not take (a body) is answered by the general path with
+// every byte, the ones read before the hand-over included.
+TEST_F(ListenerTest, SlowHeadsAndBodiesAreAnswered) {
+  int slow = connect_to(listener_->port());
+  const std::string head = "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (std::size_t at = 0; at < head.size(); at += 7) {
+    send_all(slow, head.substr(at, 7));
+    io_.run_for(std::chrono::milliseconds(5));  // the listener reads each piece as it comes
+    io_.restart();
+  }
+  int post = connect_to(listener_->port());
+  send_all(post, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhel");
+  std::string slow_answer, post_answer;
+  std::atomic<int> answered = 0;
+  std::thread reader([&] {
+    slow_answer = read_for(slow, 2000);
+    send_all(post, "lo");
+    post_answer = read_for(post, 2000);
+    answered = 1;
+  });
+  run_until([&] { return answered.load() == 1; });
+  reader.join();
+  EXPECT_NE(slow_answer.find("{\"path\":\"/v1/preconnect\"}"), std::string::npos) << slow_answer;
+  EXPECT_NE(post_answer.find("\r\n\r\nPOST /v1/messages hello"), std::string::npos) << post_answer;
+  ::close(slow);
+  ::close(post);
+}
+
+TEST_F(ListenerTest, AnUpgradeWithAnotherVersionIsRefusedAndClosed) {
+  int client = connect_to(listener_->port());
+  send_all(client,
+           "GET /v1/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  std::string answer;
+  std::atomic<bool> answered = false;
+  std::thread reader([&] {
+    answer = read_for(client, 2000);  // until the server closes
+    answered = true;
+  });
+  run_until([&] { return answered.load(); });
+  reader.join();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 426 Upgrade Required\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
   ::close(client);
 }
