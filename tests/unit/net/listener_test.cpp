@@ -99,6 +99,20 @@ class ListenerTest : public ::testing::Test {
     }
   }
 
+  // What the listener answers on `client` until it closes or goes quiet for
+  // two seconds, read on another thread while this one runs the listener.
+  std::string answer_on(int client) {
+    std::string answer;
+    std::atomic<bool> answered = false;
+    std::thread reader([&] {
+      answer = read_for(client, 2000);
+      answered = true;
+    });
+    run_until([&] { return answered.load(); });
+    reader.join();
+    return answer;
+  }
+
   boost::asio::io_context io_;
   Handler handler_;
   std::optional<Listener> listener_;
@@ -138,14 +152,7 @@ TEST_F(ListenerTest, AnUpgradeHandsTheShardANonBlockingNoDelaySocketAndTheUnwrit
 TEST_F(ListenerTest, APlainRequestIsAnsweredAndClosedWhenAsked) {
   int client = connect_to(listener_->port());
   send_all(client, "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  std::string answer;
-  std::atomic<bool> answered = false;
-  std::thread reader([&] {
-    answer = read_for(client, 2000);  // until the server closes
-    answered = true;
-  });
-  run_until([&] { return answered.load(); });
-  reader.join();
+  const std::string answer = answer_on(client);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("\r\n\r\n{\"path\":\"/v1/preconnect\"}"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
@@ -158,14 +165,7 @@ TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
   send_all(client,
            "GET /v1/preconnect?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
            "GET /v1/preconnect?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  std::string answer;
-  std::atomic<bool> answered = false;
-  std::thread reader([&] {
-    answer = read_for(client, 2000);
-    answered = true;
-  });
-  run_until([&] { return answered.load(); });
-  reader.join();
+  const std::string answer = answer_on(client);
   const std::size_t first = answer.find("HTTP/1.1 200 OK");
   const std::size_t second = answer.find("HTTP/1.1 200 OK", first + 1);
   ASSERT_NE(second, std::string::npos) << answer;
@@ -187,16 +187,9 @@ TEST_F(ListenerTest, SlowHeadsAndBodiesAreAnswered) {
   }
   int post = connect_to(listener_->port());
   send_all(post, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhel");
-  std::string slow_answer, post_answer;
-  std::atomic<int> answered = 0;
-  std::thread reader([&] {
-    slow_answer = read_for(slow, 2000);
-    send_all(post, "lo");
-    post_answer = read_for(post, 2000);
-    answered = 1;
-  });
-  run_until([&] { return answered.load() == 1; });
-  reader.join();
+  const std::string slow_answer = answer_on(slow);
+  send_all(post, "lo");
+  const std::string post_answer = answer_on(post);
   EXPECT_NE(slow_answer.find("{\"path\":\"/v1/preconnect\"}"), std::string::npos) << slow_answer;
   EXPECT_NE(post_answer.find("\r\n\r\nPOST /v1/messages hello"), std::string::npos) << post_answer;
   ::close(slow);
@@ -208,14 +201,7 @@ TEST_F(ListenerTest, AnUpgradeWithAnotherVersionIsRefusedAndClosed) {
   send_all(client,
            "GET /v1/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-  std::string answer;
-  std::atomic<bool> answered = false;
-  std::thread reader([&] {
-    answer = read_for(client, 2000);  // until the server closes
-    answered = true;
-  });
-  run_until([&] { return answered.load(); });
-  reader.join();
+  const std::string answer = answer_on(client);
   EXPECT_EQ(answer.rfind("HTTP/1.1 426 Upgrade Required\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << answer;
   EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
