@@ -4,7 +4,8 @@
 // Input: one byte choosing the limit (64 + 64 * byte), then the bytes read
 // from a connection.
 //
-// Invariants: the same bytes give the same answer twice; a taken head ends
+// Invariants: the same bytes give the same answer twice, and in two reads
+// with the scanned offset carried over; a taken head ends
 // with its blank line within the limit, is GET of /v1/preconnect or
 // /v1/connect, has lower-case token names and values without control bytes,
 // no Content-Length or Transfer-Encoding, and reads the same with more bytes
@@ -40,6 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const HeadStatus status = read_request_head(bytes, limit, head);
   RequestHead again;
   FUZZ_CHECK(read_request_head(bytes, limit, again) == status);
+  // Read in two parts, the scanned offset of the first carried over: the
+  // same answer as in one.
+  std::size_t scanned = 0;
+  RequestHead part;
+  if (read_request_head(std::string_view(bytes).substr(0, bytes.size() / 2), limit, part, scanned) ==
+      HeadStatus::incomplete) {
+    FUZZ_CHECK(scanned <= bytes.size() / 2);
+    RequestHead rest;
+    FUZZ_CHECK(read_request_head(bytes, limit, rest, scanned) == status);
+  }
   if (status == HeadStatus::incomplete) {
     FUZZ_CHECK(bytes.size() < limit && bytes.find("\r\n\r\n") == std::string::npos);
     return 0;

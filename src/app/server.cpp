@@ -12,6 +12,8 @@
 #include <atomic>
 #include <functional>
 #include <pthread.h>
+
+#include <csignal>
 #include <thread>
 #include <vector>
 #include <chrono>
@@ -103,6 +105,9 @@ void set_up_logging(const std::string& level) {
 }  // namespace
 
 int run_server(const ServeConfig& config) {
+  // Every write to a socket says MSG_NOSIGNAL; this is for any that does
+  // not: a peer's reset is an error to handle, never the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   set_up_logging(config.log_level);
   if (config.store.rfind("redis://", 0) == 0) {
     std::fprintf(stderr, "allspark: --store: redis:// is for the cluster, which is not built yet; use sqlite:PATH\n");

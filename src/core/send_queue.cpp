@@ -45,7 +45,7 @@ void SendQueue::pop_front() {
 }
 
 void SendQueue::drop_unstarted() {
-  std::uint32_t keep = front_offset_ > 0 ? 1 : 0;
+  std::uint32_t keep = front_offset_ > 0 || (count_ > 0 && ring_[head_].kind == FrameKind::raw) ? 1 : 0;
   while (count_ > keep) {
     OutFrame& last = ring_[(head_ + count_ - 1) & (capacity_ - 1)];
     bytes_ -= last.size();

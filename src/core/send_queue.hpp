@@ -47,8 +47,8 @@ class SendQueue {
   void pop_front();
   // Drops everything queued.
   void clear();
-  // Drops everything but a partly written front frame, which must be
-  // finished for the stream to stay well-formed.
+  // Drops everything but a partly written front frame or an unwritten 101
+  // (raw), which must go out for the stream to stay well-formed.
   void drop_unstarted();
 
  private:

@@ -1,5 +1,6 @@
 #include "net/connect_path.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 #include <system_error>
+#include <vector>
 
 #include "net/http_head.hpp"
 #include "net/ws_handshake.hpp"
@@ -89,6 +91,11 @@ void ConnectPath::wait_for_events() {
                           });
 }
 
+ConnectPath::Connection* ConnectPath::find(int fd, std::uint64_t serial) {
+  auto found = connections_.find(fd);
+  return found == connections_.end() || found->second.serial != serial ? nullptr : &found->second;
+}
+
 void ConnectPath::on_events() {
   const int count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
   for (int i = 0; i < count; ++i) {
@@ -97,28 +104,34 @@ void ConnectPath::on_events() {
     auto found = connections_.find(fd);
     if (found == connections_.end()) continue;  // closed or handed on earlier in this batch
     const std::uint64_t serial = found->second.serial;
-    if ((flags & EPOLLOUT) && !found->second.out.empty()) write_out(found->second);
-    found = connections_.find(fd);
-    if (found == connections_.end() || found->second.serial != serial) continue;
-    if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_from(found->second);
+    // One connection's failure (an exception from the handler, say) closes
+    // that connection, not the server.
+    try {
+      if ((flags & EPOLLOUT) && !found->second.out.empty() && write_out(found->second)) serve(found->second);
+      if (Connection* connection = find(fd, serial);
+          connection != nullptr && (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        read_from(*connection, (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+      }
+    } catch (const std::exception& error) {
+      spdlog::error("connect path: {}", error.what());
+      if (Connection* connection = find(fd, serial)) close(*connection);
+    }
   }
   if (count == static_cast<int>(events_.size())) {
-    boost::asio::post(io_, [this] { on_events(); });
+    std::weak_ptr<ConnectPath*> alive = alive_;
+    boost::asio::post(io_, [alive] {
+      if (auto self = alive.lock()) (*self)->on_events();
+    });
   } else {
     wait_for_events();
   }
 }
 
-void ConnectPath::read_from(Connection& connection) {
+void ConnectPath::read_from(Connection& connection, bool peer_hung_up) {
   const int fd = connection.fd;
   const std::uint64_t serial = connection.serial;
-  // The connection as it is now, or null once it was closed or handed on.
-  auto still = [this, fd, serial]() -> Connection* {
-    auto found = connections_.find(fd);
-    return found == connections_.end() || found->second.serial != serial ? nullptr : &found->second;
-  };
   for (;;) {
-    Connection* current = still();
+    Connection* current = find(fd, serial);
     if (current == nullptr) return;
     const ssize_t n = ::read(fd, read_buffer_.get(), read_buffer_bytes);
     if (n > 0) {
@@ -126,7 +139,7 @@ void ConnectPath::read_from(Connection& connection) {
       // Each chunk is looked at before the next is read: a request for the
       // general path (a body, say) leaves the rest of its bytes in the socket.
       serve(*current);
-      current = still();
+      current = find(fd, serial);
       if (current == nullptr) return;
       // More than a head while an answer is still being made: a client that
       // sends without reading is not kept.
@@ -134,7 +147,9 @@ void ConnectPath::read_from(Connection& connection) {
         close(*current);
         return;
       }
-      if (static_cast<std::size_t>(n) < read_buffer_bytes) return;
+      // A short read emptied the socket; but an end of stream that came in
+      // the same event has no edge left to report it: then read on to it.
+      if (static_cast<std::size_t>(n) < read_buffer_bytes && !peer_hung_up) return;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -151,55 +166,70 @@ void ConnectPath::read_from(Connection& connection) {
   }
 }
 
-void ConnectPath::serve(Connection& connection) {
-  if (connection.answering || !connection.out.empty()) return;  // one answer at a time, in order
-  RequestHead head;
-  switch (read_request_head(connection.in, head_limit_, head)) {
-    case HeadStatus::incomplete: return;
-    case HeadStatus::not_taken: to_general(connection); return;
-    case HeadStatus::taken: break;
-  }
-  if (head.request.websocket_upgrade) {
-    upgrade(connection, head.request, head.size);
-    return;
-  }
-  connection.in.erase(0, head.size);
-  connection.answering = true;
-  const int fd = connection.fd;
-  const std::uint64_t serial = connection.serial;
-  const bool keep_alive = head.keep_alive && !connection.close_after_write;
-  auto pending = std::make_shared<PendingAnswer>();
-  std::weak_ptr<ConnectPath*> alive = alive_;
-  boost::asio::io_context& io = io_;
-  handler_.handle(head.request, [pending, alive, &io, fd, serial, keep_alive](HttpResponse response) {
+// Answers the requests in `in`, one after the other, until one is
+// incomplete, awaited, blocked on a full socket or handed on. A loop, not a
+// recursion: a client may pipeline many.
+void ConnectPath::serve(Connection& first) {
+  const int fd = first.fd;
+  const std::uint64_t serial = first.serial;
+  for (Connection* connection = &first; connection != nullptr; connection = find(fd, serial)) {
+    if (connection->answering || !connection->out.empty()) return;  // one answer at a time, in order
+    RequestHead head;
+    switch (read_request_head(connection->in, head_limit_, head, connection->scanned)) {
+      case HeadStatus::incomplete: return;
+      case HeadStatus::not_taken: to_general(*connection); return;
+      case HeadStatus::taken: break;
+    }
+    ++answered_;
+    if (head.request.websocket_upgrade) {
+      upgrade(*connection, head.request, head.size);
+      return;
+    }
+    connection->in.erase(0, head.size);
+    connection->scanned = 0;
+    connection->answering = true;
+    const bool keep_alive = head.keep_alive && !connection->close_after_write;
+    auto pending = std::make_shared<PendingAnswer>();
+    std::weak_ptr<ConnectPath*> alive = alive_;
+    boost::asio::io_context& io = io_;
+    handler_.handle(head.request, [pending, alive, &io, fd, serial, keep_alive](HttpResponse response) {
+      {
+        const std::lock_guard lock(pending->mutex);
+        if (pending->in_handle) {
+          pending->at_once = std::move(response);
+          return;
+        }
+      }
+      boost::asio::post(io, [alive, fd, serial, keep_alive, response = std::move(response)] {
+        auto self = alive.lock();
+        if (!self) return;
+        try {
+          Connection* connection = (*self)->find(fd, serial);
+          if (connection != nullptr && (*self)->answer(*connection, response, keep_alive)) {
+            (*self)->serve(*connection);
+          }
+        } catch (const std::exception& error) {
+          spdlog::error("connect path: {}", error.what());
+          if (Connection* connection = (*self)->find(fd, serial)) (*self)->close(*connection);
+        }
+      });
+    });
+    std::optional<HttpResponse> at_once;
     {
       const std::lock_guard lock(pending->mutex);
-      if (pending->in_handle) {
-        pending->at_once = std::move(response);
-        return;
-      }
+      pending->in_handle = false;
+      at_once = std::move(pending->at_once);
     }
-    boost::asio::post(io, [alive, fd, serial, keep_alive, response = std::move(response)] {
-      if (auto self = alive.lock()) (*self)->answer(fd, serial, response, keep_alive);
-    });
-  });
-  std::optional<HttpResponse> at_once;
-  {
-    const std::lock_guard lock(pending->mutex);
-    pending->in_handle = false;
-    at_once = std::move(pending->at_once);
+    connection = find(fd, serial);
+    if (!at_once || connection == nullptr || !answer(*connection, *at_once, keep_alive)) return;
   }
-  if (at_once) answer(fd, serial, *at_once, keep_alive);
 }
 
-void ConnectPath::answer(int fd, std::uint64_t serial, const HttpResponse& response, bool keep_alive) {
-  auto found = connections_.find(fd);
-  if (found == connections_.end() || found->second.serial != serial) return;  // closed meanwhile
-  Connection& connection = found->second;
+bool ConnectPath::answer(Connection& connection, const HttpResponse& response, bool keep_alive) {
   connection.answering = false;
   if (!keep_alive) connection.close_after_write = true;
   connection.out += serialize_response(response, keep_alive && !connection.close_after_write);
-  write_out(connection);
+  return write_out(connection);
 }
 
 void ConnectPath::upgrade(Connection& connection, const HttpRequest& request, std::size_t head_size) {
@@ -224,9 +254,11 @@ void ConnectPath::upgrade(Connection& connection, const HttpRequest& request, st
   handoff_(fd, std::move(decision.identity), std::move(leftover), std::move(websocket.switching_protocols));
 }
 
-void ConnectPath::write_out(Connection& connection) {
+bool ConnectPath::write_out(Connection& connection) {
   while (!connection.out.empty()) {
-    const ssize_t n = ::write(connection.fd, connection.out.data(), connection.out.size());
+    // MSG_NOSIGNAL: a peer that reset the connection is an error here, not
+    // a SIGPIPE that ends the process.
+    const ssize_t n = ::send(connection.fd, connection.out.data(), connection.out.size(), MSG_NOSIGNAL);
     if (n > 0) {
       connection.out.erase(0, static_cast<std::size_t>(n));
       continue;
@@ -240,17 +272,17 @@ void ConnectPath::write_out(Connection& connection) {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, connection.fd, &event);
         connection.watching_out = true;
       }
-      return;
+      return false;
     }
     close(connection);
-    return;
+    return false;
   }
   if (connection.close_after_write) {
     close(connection);
-    return;
+    return false;
   }
   connection.deadline_ms = now_ms() + head_timeout_ms;  // kept alive: the next request's time starts
-  serve(connection);  // a request sent behind this one
+  return true;
 }
 
 void ConnectPath::to_general(Connection& connection) {
@@ -270,8 +302,10 @@ void ConnectPath::close(Connection& connection) {
 void ConnectPath::sweep() {
   const std::int64_t now = now_ms();
   std::vector<int> expired;
+  // An answer that has not come by then either is given up (a late one
+  // finds the connection gone).
   for (const auto& [fd, connection] : connections_) {
-    if (!connection.answering && connection.deadline_ms <= now) expired.push_back(fd);
+    if (connection.deadline_ms <= now) expired.push_back(fd);
   }
   for (int fd : expired) close(connections_.at(fd));
   sweep_timer_.expires_after(std::chrono::seconds(1));

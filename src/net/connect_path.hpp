@@ -38,6 +38,8 @@ class ConnectPath {
   // A connection just accepted (non-blocking).
   void take(int fd);
   std::size_t size() const { return connections_.size(); }
+  // Requests answered here (preconnects and upgrades, refused ones too).
+  std::uint64_t answered() const { return answered_; }
 
  private:
   struct Connection {
@@ -45,6 +47,7 @@ class ConnectPath {
     std::uint64_t serial = 0;        // tells a late answer from a reused descriptor
     std::int64_t deadline_ms = 0;    // closed when its head has not come by then
     std::string in;                  // read and not yet consumed
+    std::size_t scanned = 0;         // of `in`: known to hold no whole head yet
     std::string out;                 // an answer not yet written whole
     bool answering = false;          // the handler's answer is awaited
     bool close_after_write = false;  // not kept alive
@@ -53,11 +56,14 @@ class ConnectPath {
 
   void wait_for_events();
   void on_events();
-  void read_from(Connection& connection);
+  Connection* find(int fd, std::uint64_t serial);  // null once closed or handed on
+  void read_from(Connection& connection, bool peer_hung_up);
   void serve(Connection& connection);
   void upgrade(Connection& connection, const HttpRequest& request, std::size_t head_size);
-  void answer(int fd, std::uint64_t serial, const HttpResponse& response, bool keep_alive);
-  void write_out(Connection& connection);
+  // These two return true when the connection is still here, kept alive,
+  // with nothing left to write: the caller may serve its next request.
+  bool answer(Connection& connection, const HttpResponse& response, bool keep_alive);
+  bool write_out(Connection& connection);
   void to_general(Connection& connection);
   void close(Connection& connection);
   void sweep();
@@ -75,6 +81,7 @@ class ConnectPath {
   std::unique_ptr<char[]> read_buffer_;
   std::unordered_map<int, Connection> connections_;  // by descriptor
   std::uint64_t next_serial_ = 0;
+  std::uint64_t answered_ = 0;
   // Set while this object lives: a handler's answer posted after it is gone is dropped.
   std::shared_ptr<ConnectPath*> alive_;
 };

@@ -1,5 +1,6 @@
 #include "net/http_head.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -82,14 +83,24 @@ bool has_token(std::string_view value, std::string_view token) {
 }
 
 HeadStatus read_request_head(std::string_view bytes, std::size_t limit, RequestHead& out) {
-  const std::size_t end = bytes.substr(0, limit).find("\r\n\r\n");
+  std::size_t scanned = 0;
+  return read_request_head(bytes, limit, out, scanned);
+}
+
+HeadStatus read_request_head(std::string_view bytes, std::size_t limit, RequestHead& out, std::size_t& scanned) {
+  const std::string_view window = bytes.substr(0, limit);
+  scanned = std::min(scanned, window.size());
+  // The blank line may begin up to 3 bytes before what was scanned.
+  const std::size_t from = scanned < 3 ? 0 : scanned - 3;
+  const std::size_t end = window.find("\r\n\r\n", from);
   if (end == std::string_view::npos) {
     // A control byte or obs-text already read means this is not for us:
     // say so now rather than wait for the limit (a TLS hello, say).
-    for (char c : bytes.substr(0, limit)) {
+    for (char c : window.substr(scanned)) {
       if (c == '\n' || c == '\r' || c == '\t' || c == ' ' || is_visible(c)) continue;
       return HeadStatus::not_taken;
     }
+    scanned = window.size();
     return bytes.size() >= limit ? HeadStatus::not_taken : HeadStatus::incomplete;
   }
   out = RequestHead{};

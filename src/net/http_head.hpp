@@ -26,7 +26,11 @@ struct RequestHead {
 };
 
 // Reads the head at the start of `bytes` (RFC 9112 sections 2-5). `limit`:
-// the most bytes a head may take.
+// the most bytes a head may take. `scanned`: how many of the first bytes an
+// earlier call found incomplete (no blank line, no byte out of place); it is
+// moved on, so a head that comes a byte at a time is scanned once, not once
+// per read. Start it at 0 for each new head.
+HeadStatus read_request_head(std::string_view bytes, std::size_t limit, RequestHead& out, std::size_t& scanned);
 HeadStatus read_request_head(std::string_view bytes, std::size_t limit, RequestHead& out);
 
 // True when the comma-separated list `value` holds `token` (case-insensitive),

@@ -104,7 +104,12 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
       for (;;) {
         int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-          connect_path.take(fd);
+          try {
+            connect_path.take(fd);
+          } catch (const std::exception& failure) {  // out of memory: this connection only
+            spdlog::error("accept: {}", failure.what());
+            ::close(fd);
+          }
           continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -123,7 +128,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   void general(int fd, std::string bytes) {
     tcp::socket socket(io);
     boost::system::error_code error;
-    socket.assign(tcp::v4(), fd, error);
+    socket.assign(acceptor.local_endpoint().protocol(), fd, error);
     if (error) {
       ::close(fd);
       return;
@@ -272,6 +277,8 @@ void Listener::start() {
   state_->connect_path.start();
   asio::co_spawn(state_->io, state_->accept_loop(), asio::detached);
 }
+
+std::uint64_t Listener::connect_path_answers() const { return state_->connect_path.answered(); }
 
 std::uint16_t Listener::port() const { return state_->acceptor.local_endpoint().port(); }
 

@@ -27,6 +27,8 @@ class Listener {
   ~Listener();
   void start();
   std::uint16_t port() const;
+  // Requests the connect path answered itself (not through Beast).
+  std::uint64_t connect_path_answers() const;
   // Stops accepting new connections.
   void stop();
 

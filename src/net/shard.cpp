@@ -456,7 +456,12 @@ void Shard::flush(WsConnection& ws) {
       if (frame.head_len > 0) add(frame.head, frame.head_len);
       add(frame.body->data(), frame.body->size());
     }
-    ssize_t written = ::writev(ws.fd, iov_.data(), static_cast<int>(iov_count));
+    // sendmsg for MSG_NOSIGNAL: a peer that reset the connection is an
+    // error here, not a SIGPIPE that ends the process.
+    msghdr message{};
+    message.msg_iov = iov_.data();
+    message.msg_iovlen = iov_count;
+    ssize_t written = ::sendmsg(ws.fd, &message, MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) destroy(ws);

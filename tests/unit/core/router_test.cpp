@@ -208,4 +208,24 @@ TEST(SendQueue, DropUnstartedKeepsAPartlyWrittenFrontFrame) {
   EXPECT_EQ(queue.bytes(), 6u);
 }
 
+// A slow-consumer close before the first write keeps the unwritten 101 (a
+// raw entry at the front): the close frame must follow an HTTP answer.
+TEST(SendQueue, DropUnstartedKeepsAnUnwrittenHandshakeReply) {
+  using allspark::core::Body;
+  using allspark::core::SendQueue;
+  SendQueue queue;
+  Body* reply = Body::copy_of("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+  ASSERT_TRUE(queue.push({reply, nullptr, 0, FrameKind::raw}, SIZE_MAX));
+  reply->release();
+  for (int i = 0; i < 2; ++i) {
+    Body* body = Body::copy_of("frame" + std::to_string(i));
+    ASSERT_TRUE(queue.push({body, nullptr, 0, FrameKind::text}, SIZE_MAX));
+    body->release();
+  }
+  queue.drop_unstarted();
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(queue.at(0).kind, FrameKind::raw);
+  EXPECT_EQ(queue.bytes(), queue.at(0).size());
+}
+
 }  // namespace

@@ -83,6 +83,31 @@ TEST(HttpHead, EveryPrefixIsIncomplete) {
   EXPECT_EQ(status_of(upgrade_head), HeadStatus::taken);
 }
 
+// Fed a byte at a time with the scanned offset carried over, the reader
+// says incomplete until the last byte and then reads what one call reads;
+// the offset only moves forward and stays within what was given.
+TEST(HttpHead, AHeadFedAByteAtATimeIsScannedOnce) {
+  RequestHead whole;
+  ASSERT_EQ(read(upgrade_head, whole), HeadStatus::taken);
+  std::size_t scanned = 0;
+  RequestHead head;
+  for (std::size_t size = 1; size < upgrade_head.size(); ++size) {
+    const std::size_t before = scanned;
+    ASSERT_EQ(read_request_head(std::string_view(upgrade_head).substr(0, size), limit, head, scanned),
+              HeadStatus::incomplete)
+        << size;
+    EXPECT_GE(scanned, before);
+    EXPECT_EQ(scanned, size);
+  }
+  ASSERT_EQ(read_request_head(upgrade_head, limit, head, scanned), HeadStatus::taken);
+  EXPECT_EQ(head.size, whole.size);
+  EXPECT_EQ(head.request.headers, whole.request.headers);
+  // A bad byte in what arrives later is still seen.
+  scanned = 0;
+  ASSERT_EQ(read_request_head("GET /v1/connect HTTP/1.1\r\nX: a", limit, head, scanned), HeadStatus::incomplete);
+  EXPECT_EQ(read_request_head("GET /v1/connect HTTP/1.1\r\nX: a\x01", limit, head, scanned), HeadStatus::not_taken);
+}
+
 TEST(HttpHead, LeavesEverythingElseToTheGeneralPath) {
   const std::string ok_tail = " HTTP/1.1\r\nHost: x\r\n\r\n";
   for (const std::string& bytes : std::vector<std::string>{

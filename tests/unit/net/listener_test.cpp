@@ -64,13 +64,15 @@ void send_all(int fd, const std::string& text) {
   ASSERT_EQ(::send(fd, text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
 }
 
-// What the peer sent within `ms`, until it closed or went quiet.
-std::string read_for(int fd, int ms) {
+// What the peer sent within `ms`, until it closed (then `closed` is set) or
+// went quiet.
+std::string read_for(int fd, int ms, bool* closed = nullptr) {
   std::string out;
   char buffer[4096];
   pollfd ready{fd, POLLIN, 0};
   while (::poll(&ready, 1, ms) == 1) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0 && closed != nullptr) *closed = true;
     if (n <= 0) break;
     out.append(buffer, static_cast<std::size_t>(n));
   }
@@ -99,13 +101,14 @@ class ListenerTest : public ::testing::Test {
     }
   }
 
-  // What the listener answers on `client` until it closes or goes quiet for
-  // two seconds, read on another thread while this one runs the listener.
-  std::string answer_on(int client) {
+  // What the listener answers on `client` until it closes (then `closed` is
+  // set) or goes quiet for two seconds, read on another thread while this one
+  // runs the listener.
+  std::string answer_on(int client, bool* closed = nullptr) {
     std::string answer;
     std::atomic<bool> answered = false;
     std::thread reader([&] {
-      answer = read_for(client, 2000);
+      answer = read_for(client, 2000, closed);
       answered = true;
     });
     run_until([&] { return answered.load(); });
@@ -128,6 +131,7 @@ TEST_F(ListenerTest, AnUpgradeHandsTheShardANonBlockingNoDelaySocketAndTheUnwrit
   run_until([&] { return handoff_.has_value(); });
   ASSERT_TRUE(handoff_.has_value());
   EXPECT_EQ(handoff_->node_id, "n1");
+  EXPECT_EQ(listener_->connect_path_answers(), 1u);  // not through Beast
   EXPECT_EQ(handoff_->leftover, "\x81\x80");
   // RFC 6455 section 1.3's example key and its accept value.
   EXPECT_EQ(handoff_->reply,
@@ -152,7 +156,10 @@ TEST_F(ListenerTest, AnUpgradeHandsTheShardANonBlockingNoDelaySocketAndTheUnwrit
 TEST_F(ListenerTest, APlainRequestIsAnsweredAndClosedWhenAsked) {
   int client = connect_to(listener_->port());
   send_all(client, "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  const std::string answer = answer_on(client);
+  bool closed = false;
+  const std::string answer = answer_on(client, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(listener_->connect_path_answers(), 1u);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("\r\n\r\n{\"path\":\"/v1/preconnect\"}"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
@@ -165,7 +172,10 @@ TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
   send_all(client,
            "GET /v1/preconnect?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
            "GET /v1/preconnect?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  const std::string answer = answer_on(client);
+  bool closed = false;
+  const std::string answer = answer_on(client, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(listener_->connect_path_answers(), 2u);
   const std::size_t first = answer.find("HTTP/1.1 200 OK");
   const std::size_t second = answer.find("HTTP/1.1 200 OK", first + 1);
   ASSERT_NE(second, std::string::npos) << answer;
@@ -179,6 +189,8 @@ TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
 // every byte, the ones read before the hand-over included.
 TEST_F(ListenerTest, SlowHeadsAndBodiesAreAnswered) {
   int slow = connect_to(listener_->port());
+  const int one = 1;
+  ::setsockopt(slow, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // each piece its own segment
   const std::string head = "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   for (std::size_t at = 0; at < head.size(); at += 7) {
     send_all(slow, head.substr(at, 7));
@@ -188,8 +200,10 @@ TEST_F(ListenerTest, SlowHeadsAndBodiesAreAnswered) {
   int post = connect_to(listener_->port());
   send_all(post, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhel");
   const std::string slow_answer = answer_on(slow);
+  EXPECT_EQ(listener_->connect_path_answers(), 1u);  // the slow head: here
   send_all(post, "lo");
   const std::string post_answer = answer_on(post);
+  EXPECT_EQ(listener_->connect_path_answers(), 1u);  // the body: through Beast
   EXPECT_NE(slow_answer.find("{\"path\":\"/v1/preconnect\"}"), std::string::npos) << slow_answer;
   EXPECT_NE(post_answer.find("\r\n\r\nPOST /v1/messages hello"), std::string::npos) << post_answer;
   ::close(slow);
@@ -201,11 +215,33 @@ TEST_F(ListenerTest, AnUpgradeWithAnotherVersionIsRefusedAndClosed) {
   send_all(client,
            "GET /v1/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-  const std::string answer = answer_on(client);
+  bool closed = false;
+  const std::string answer = answer_on(client, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(listener_->connect_path_answers(), 1u);
   EXPECT_EQ(answer.rfind("HTTP/1.1 426 Upgrade Required\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << answer;
   EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
+  ::close(client);
+}
+
+// A client that pipelines two requests and closes at once: the first answer
+// draws a reset, and the second write must fail, not raise SIGPIPE (which
+// would end this test's process as it would end the server's).
+TEST_F(ListenerTest, APeerThatResetsEndsItsConnectionNotTheProcess) {
+  for (int round = 0; round < 20; ++round) {
+    int client = connect_to(listener_->port());
+    send_all(client,
+             "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/preconnect HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\n\r\n");
+    ::close(client);
+  }
+  io_.run_for(std::chrono::milliseconds(200));
+  io_.restart();
+  int client = connect_to(listener_->port());
+  send_all(client, "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(answer_on(client).find("{\"path\":\"/v1/preconnect\"}"), std::string::npos);
   ::close(client);
 }
 
