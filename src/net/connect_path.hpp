@@ -37,7 +37,6 @@ class ConnectPath {
   void start();
   // A connection just accepted (non-blocking).
   void take(int fd);
-  std::size_t size() const { return connections_.size(); }
   // Requests answered here (preconnects and upgrades, refused ones too).
   std::uint64_t answered() const { return answered_; }
 

@@ -83,6 +83,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   HttpHandler& handler;
   UpgradeHandoff handoff;
   tcp::acceptor acceptor;
+  tcp protocol = tcp::v4();  // of the listening socket, and so of every accepted one
   // Every accepted connection starts there; what it does not answer comes
   // back to session() below.
   ConnectPath connect_path;
@@ -128,7 +129,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   void general(int fd, std::string bytes) {
     tcp::socket socket(io);
     boost::system::error_code error;
-    socket.assign(acceptor.local_endpoint().protocol(), fd, error);
+    socket.assign(protocol, fd, error);
     if (error) {
       ::close(fd);
       return;
@@ -260,6 +261,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
 Listener::Listener(asio::io_context& io, ListenerConfig config, HttpHandler& handler, UpgradeHandoff handoff)
     : state_(std::make_shared<State>(io, std::move(config), handler, std::move(handoff))) {
   tcp::endpoint endpoint(asio::ip::make_address(state_->config.host), state_->config.port);
+  state_->protocol = endpoint.protocol();
   state_->acceptor.open(endpoint.protocol());
   state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   // Nagle ruins latency. Set on the listener, it is inherited by every

@@ -257,9 +257,8 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
   ws->slot = static_cast<std::uint32_t>(all_.size());
   all_.push_back(ws);
   // The 101 first, then the welcome and any replay that attach() queues: all
-  // of it written by the flush below. A fresh socket's send buffer takes it
-  // whole, so a slow-consumer close (which drops unstarted frames) cannot
-  // come before the 101 is out.
+  // of it written by the flush below. A slow-consumer close keeps it
+  // (SendQueue::drop_unstarted), so the close frame follows an HTTP answer.
   if (!handshake_reply.empty()) {
     core::Body* reply = core::Body::copy_of(handshake_reply);
     ws->core.queue.push({reply, nullptr, 0, core::FrameKind::raw}, SIZE_MAX);

@@ -116,6 +116,20 @@ class ListenerTest : public ::testing::Test {
     return answer;
   }
 
+  struct Exchange {
+    std::string answer;
+    bool closed = false;  // the listener closed the connection after it
+  };
+  // Sends `request` on a new connection and reads what comes back.
+  Exchange exchange(const std::string& request) {
+    int client = connect_to(listener_->port());
+    send_all(client, request);
+    Exchange result;
+    result.answer = answer_on(client, &result.closed);
+    ::close(client);
+    return result;
+  }
+
   boost::asio::io_context io_;
   Handler handler_;
   std::optional<Listener> listener_;
@@ -154,26 +168,19 @@ TEST_F(ListenerTest, AnUpgradeHandsTheShardANonBlockingNoDelaySocketAndTheUnwrit
 }
 
 TEST_F(ListenerTest, APlainRequestIsAnsweredAndClosedWhenAsked) {
-  int client = connect_to(listener_->port());
-  send_all(client, "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  bool closed = false;
-  const std::string answer = answer_on(client, &closed);
+  const auto [answer, closed] = exchange("GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(closed);
   EXPECT_EQ(listener_->connect_path_answers(), 1u);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("\r\n\r\n{\"path\":\"/v1/preconnect\"}"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
-  ::close(client);
 }
 
 // Two preconnects in one write: both answered, in order, on the kept connection.
 TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
-  int client = connect_to(listener_->port());
-  send_all(client,
-           "GET /v1/preconnect?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-           "GET /v1/preconnect?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  bool closed = false;
-  const std::string answer = answer_on(client, &closed);
+  const auto [answer, closed] = exchange(
+      "GET /v1/preconnect?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/preconnect?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(closed);
   EXPECT_EQ(listener_->connect_path_answers(), 2u);
   const std::size_t first = answer.find("HTTP/1.1 200 OK");
@@ -181,7 +188,6 @@ TEST_F(ListenerTest, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_NE(second, std::string::npos) << answer;
   EXPECT_EQ(answer.substr(first, second - first).find("Connection: close"), std::string::npos) << answer;
   EXPECT_NE(answer.find("Connection: close", second), std::string::npos) << answer;
-  ::close(client);
 }
 
 // A head that comes a few bytes at a time is still taken, and a request the
@@ -211,19 +217,15 @@ TEST_F(ListenerTest, SlowHeadsAndBodiesAreAnswered) {
 }
 
 TEST_F(ListenerTest, AnUpgradeWithAnotherVersionIsRefusedAndClosed) {
-  int client = connect_to(listener_->port());
-  send_all(client,
-           "GET /v1/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-  bool closed = false;
-  const std::string answer = answer_on(client, &closed);
+  const auto [answer, closed] = exchange(
+      "GET /v1/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
   EXPECT_TRUE(closed);
   EXPECT_EQ(listener_->connect_path_answers(), 1u);
   EXPECT_EQ(answer.rfind("HTTP/1.1 426 Upgrade Required\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << answer;
   EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
   EXPECT_FALSE(handoff_.has_value());
-  ::close(client);
 }
 
 // A client that pipelines two requests and closes at once: the first answer
@@ -239,10 +241,9 @@ TEST_F(ListenerTest, APeerThatResetsEndsItsConnectionNotTheProcess) {
   }
   io_.run_for(std::chrono::milliseconds(200));
   io_.restart();
-  int client = connect_to(listener_->port());
-  send_all(client, "GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  EXPECT_NE(answer_on(client).find("{\"path\":\"/v1/preconnect\"}"), std::string::npos);
-  ::close(client);
+  EXPECT_NE(exchange("GET /v1/preconnect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").answer.find(
+                "{\"path\":\"/v1/preconnect\"}"),
+            std::string::npos);
 }
 
 }  // namespace
