@@ -102,8 +102,8 @@ class InboxTables {
   Statement insert_row_;
   Statement raise_last_seq_;
   Statement select_node_;
+  Statement select_rows_above_;
   Statement delete_rows_up_to_;
-  Statement select_straddling_row_;
   Statement set_floor_;
   Statement select_rows_after_;
   Statement select_states_;

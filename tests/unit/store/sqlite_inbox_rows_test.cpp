@@ -46,6 +46,42 @@ TEST_F(SqliteStoreTest, AcksCutThroughARowAndCountEachEntryOnce) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 1);  // 11's
 }
 
+// An ack over several rows: those wholly under it go, the one it cuts stays,
+// and each entry is counted once however the acks fall (one per commit here:
+// rows 1-4, 5-8, 9-12).
+TEST_F(SqliteStoreTest, AnAckOverSeveralRowsDeletesThoseUnderItAndCutsTheNext) {
+  for (std::uint64_t first = 1; first <= 9; first += 4) {
+    std::vector<InboxEntry> entries;
+    for (std::uint64_t seq = first; seq < first + 4; ++seq) entries.push_back(entry_for("a", seq));
+    ASSERT_TRUE(append_now(entries));
+  }
+  auto rows = [this] {
+    Database db;
+    std::string error;
+    EXPECT_TRUE(db.open(db_path(), error)) << error;
+    return db.query_int("SELECT count(*) FROM inbox_row WHERE node_id = 'a'", error);
+  };
+  EXPECT_EQ(rows(), 3);
+  store->ack("a", 6);
+  store->flush();
+  EXPECT_EQ(store->stats().entries_acked, 6u);
+  EXPECT_EQ(rows(), 2);  // 1-4 gone, 5-8 cut
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{7, 8, 9, 10, 11, 12}));
+  store->ack("a", 10);
+  store->ack("a", 8);  // under the floor: nothing
+  store->flush();
+  EXPECT_EQ(store->stats().entries_acked, 10u);
+  EXPECT_EQ(rows(), 1);  // 5-8 gone, 9-12 cut
+  reopen();
+  EXPECT_EQ(states()["a"].stored, 2u);
+  EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{11, 12}));
+  store->ack("a", 12);
+  store->flush();
+  EXPECT_EQ(store->stats().entries_acked, 2u);  // since the reopen
+  EXPECT_EQ(rows(), 0);
+  EXPECT_TRUE(seqs_of(fetch_now("a", 0)).empty());
+}
+
 // A row holds at most row_bytes_max of frames (a larger frame is a row
 // alone), so that a fetch never reads a huge row for one page; every frame
 // comes back whole.
