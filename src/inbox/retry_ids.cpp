@@ -1,11 +1,36 @@
 #include "inbox/retry_ids.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace allspark::inbox {
+
+namespace {
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+}
+
+void* allocate_for_random_access(std::size_t bytes, std::size_t alignment) {
+  if (bytes < huge_page) return ::operator new(bytes, std::align_val_t{alignment});
+  std::size_t rounded = (bytes + huge_page - 1) & ~(huge_page - 1);
+  void* memory = std::aligned_alloc(huge_page, rounded);
+  if (memory == nullptr) throw std::bad_alloc();
+  ::madvise(memory, rounded, MADV_HUGEPAGE);  // advice: without it (or if refused) small pages serve
+  return memory;
+}
+
+void free_for_random_access(void* memory, std::size_t bytes, std::size_t alignment) {
+  if (bytes < huge_page) {
+    ::operator delete(memory, std::align_val_t{alignment});
+  } else {
+    std::free(memory);  // NOLINT(cppcoreguidelines-no-malloc): it came from aligned_alloc
+  }
+}
 
 RetryIds::RetryIds(std::size_t per_generation, std::int64_t window_ms, Keep keep)
     : per_generation_(std::max<std::size_t>(per_generation, 1)),
