@@ -163,6 +163,26 @@ TEST_F(RetryIdsTest, ManyIdsBeingStoredGrowTheTableAndAreAllKept) {
   EXPECT_EQ(ids.size(), 200u + 4u);  // m19 and m20 in the newer generation, m17 and m18 in the older
 }
 
+// A table of several megabytes (its lines then come in 2 MB pages where the
+// kernel gives them): grown from a small one, every id is found, and a
+// generation dropped in it leaves the newer one whole.
+TEST(RetryIdsLarge, ATableOfManyMegabytesKeepsEveryIdOfTheNewestGeneration) {
+  constexpr std::size_t per_generation = 70'000;
+  RetryIds ids{per_generation, window, {}};
+  auto key = [](std::size_t i) { return "node-" + std::to_string(i % 7) + " m" + std::to_string(i); };
+  for (std::size_t i = 0; i < 2 * per_generation; ++i) ids.add(key(i), {0, 0}, 0);
+  EXPECT_GE(ids.lines() * 64, std::size_t{2} << 20);
+  EXPECT_EQ(ids.size(), 2 * per_generation);
+  std::size_t missing = 0;
+  for (std::size_t i = 0; i < 2 * per_generation; ++i) missing += ids.find(key(i), 0) ? 0 : 1;
+  EXPECT_EQ(missing, 0u);
+  ids.add(key(2 * per_generation), {0, 0}, 0);  // the older generation goes
+  EXPECT_FALSE(ids.find(key(0), 0));
+  EXPECT_TRUE(ids.find(key(per_generation), 0));
+  EXPECT_TRUE(ids.find(key(2 * per_generation), 0));
+  EXPECT_EQ(ids.size(), per_generation + 1);
+}
+
 // The same rules, written plainly (two maps of std::string), against which
 // RetryIds is checked on random traffic shaped as Tracks sends it: an id is
 // added only when `find` did not know it, erased when its store failed.
