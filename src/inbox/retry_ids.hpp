@@ -33,7 +33,9 @@ namespace allspark::inbox {
 
 // Memory for a table that is read at random: from 2 MB up it is given in
 // 2 MB pages where the kernel allows it (madvise, MADV_HUGEPAGE), so a lookup
-// costs its cache miss and not also a TLB miss and a page walk.
+// costs its cache miss and not also a TLB miss and a page walk. Such a block
+// is 2 MB-aligned and its size rounded up to whole 2 MB; a smaller one has
+// `alignment` (at most 2 MB).
 void* allocate_for_random_access(std::size_t bytes, std::size_t alignment);
 void free_for_random_access(void* memory, std::size_t bytes, std::size_t alignment);
 
@@ -45,8 +47,11 @@ struct RandomAccessAllocator {
   RandomAccessAllocator(const RandomAccessAllocator<U>&) {}  // NOLINT(google-explicit-constructor): rebinding
   T* allocate(std::size_t n) { return static_cast<T*>(allocate_for_random_access(n * sizeof(T), alignof(T))); }
   void deallocate(T* p, std::size_t n) { free_for_random_access(p, n * sizeof(T), alignof(T)); }
-  friend bool operator==(const RandomAccessAllocator&, const RandomAccessAllocator&) { return true; }
 };
+template <typename T, typename U>
+bool operator==(const RandomAccessAllocator<T>&, const RandomAccessAllocator<U>&) {
+  return true;  // stateless: any one frees what another gave
+}
 
 class RetryIds {
  public:

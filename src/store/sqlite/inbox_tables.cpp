@@ -31,8 +31,8 @@ bool InboxTables::open(Database db, std::uint64_t inbox_max, std::string& error)
        "ON CONFLICT (node_id) DO UPDATE SET last_seq = excluded.last_seq WHERE last_seq < ?3"},
       {&select_node_, "SELECT last_seq, floor_seq FROM node WHERE node_id = ?1"},
       // (Not DELETE ... RETURNING: SQLite gathers what it returns in a
-      // temporary b-tree, opened and closed for each statement; that was a
-      // third of an ack's cost.)
+      // temporary b-tree, opened and closed for each statement; that was
+      // about half of raising the floor, bench/README.md "ack".)
       {&select_rows_above_, "SELECT first_seq, count, last_seq FROM inbox_row WHERE node_id = ?1 AND last_seq > ?2 "
                             "ORDER BY last_seq"},
       {&delete_rows_up_to_, "DELETE FROM inbox_row WHERE node_id = ?1 AND last_seq <= ?2"},
@@ -184,9 +184,8 @@ bool InboxTables::raise_floor(std::string_view node_id, std::uint64_t old_floor,
       const auto first_seq = static_cast<std::uint64_t>(select_rows_above_.column_int(0));
       const auto count = static_cast<std::uint64_t>(select_rows_above_.column_int(1));
       const auto last_seq = static_cast<std::uint64_t>(select_rows_above_.column_int(2));
-      if (first_seq > floor) break;
       removed += hidden(floor, first_seq, count) - hidden(old_floor, first_seq, count);
-      if (last_seq > floor) break;  // the row the floor cuts
+      if (last_seq > floor) break;  // the row the floor cuts, or one above it
       deleting = true;
     }
   }

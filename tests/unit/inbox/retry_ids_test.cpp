@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
@@ -163,15 +165,16 @@ TEST_F(RetryIdsTest, ManyIdsBeingStoredGrowTheTableAndAreAllKept) {
   EXPECT_EQ(ids.size(), 200u + 4u);  // m19 and m20 in the newer generation, m17 and m18 in the older
 }
 
-// A table of several megabytes (its lines then come in 2 MB pages where the
-// kernel gives them): grown from a small one, every id is found, and a
-// generation dropped in it leaves the newer one whole.
-TEST(RetryIdsLarge, ATableOfManyMegabytesKeepsEveryIdOfTheNewestGeneration) {
-  constexpr std::size_t per_generation = 70'000;
+// A table of several megabytes, grown from a small one (its lines then come
+// from allocate_for_random_access's 2 MB path): every id of the two
+// generations is found, and a generation dropped in it leaves the newer one
+// whole.
+TEST(RetryIdsLarge, ATableOfSeveralMegabytesKeepsEveryIdOfBothGenerations) {
+  constexpr std::size_t per_generation = 1u << 17;
   RetryIds ids{per_generation, window, {}};
   auto key = [](std::size_t i) { return "node-" + std::to_string(i % 7) + " m" + std::to_string(i); };
   for (std::size_t i = 0; i < 2 * per_generation; ++i) ids.add(key(i), {0, 0}, 0);
-  EXPECT_GE(ids.lines() * 64, std::size_t{2} << 20);
+  EXPECT_GE(ids.lines() * 64, std::size_t{4} << 20);
   EXPECT_EQ(ids.size(), 2 * per_generation);
   std::size_t missing = 0;
   for (std::size_t i = 0; i < 2 * per_generation; ++i) missing += ids.find(key(i), 0) ? 0 : 1;
@@ -181,6 +184,24 @@ TEST(RetryIdsLarge, ATableOfManyMegabytesKeepsEveryIdOfTheNewestGeneration) {
   EXPECT_TRUE(ids.find(key(per_generation), 0));
   EXPECT_TRUE(ids.find(key(2 * per_generation), 0));
   EXPECT_EQ(ids.size(), per_generation + 1);
+}
+
+// From 2 MB up a block is 2 MB-aligned (so the kernel can back it with 2 MB
+// pages) and usable to its end; a smaller one has the alignment asked.
+TEST(RandomAccessMemory, LargeBlocksAreAlignedToTwoMegabytesSmallOnesAsAsked) {
+  constexpr std::size_t mb = std::size_t{1} << 20;
+  for (std::size_t bytes : {2 * mb, 3 * mb, 8 * mb + 1}) {
+    void* block = allspark::inbox::allocate_for_random_access(bytes, 64);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % (2 * mb), 0u) << bytes;
+    std::memset(block, 1, bytes);  // all of it is ours (ASan would say otherwise)
+    allspark::inbox::free_for_random_access(block, bytes, 64);
+  }
+  for (std::size_t bytes : {std::size_t{64}, mb, 2 * mb - 1}) {
+    void* block = allspark::inbox::allocate_for_random_access(bytes, 64);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 64, 0u) << bytes;
+    std::memset(block, 1, bytes);
+    allspark::inbox::free_for_random_access(block, bytes, 64);
+  }
 }
 
 // The same rules, written plainly (two maps of std::string), against which

@@ -46,9 +46,10 @@ TEST_F(SqliteStoreTest, AcksCutThroughARowAndCountEachEntryOnce) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM inbox_row", error), 1);  // 11's
 }
 
-// An ack over several rows: those wholly under it go, the one it cuts stays,
-// and each entry is counted once however the acks fall (one per commit here:
-// rows 1-4, 5-8, 9-12).
+// Acks over several rows: those wholly under one go, the one it cuts stays,
+// and each entry is counted once however the acks fall (at a row's end,
+// inside a row, across rows, under the floor; one row per commit here:
+// 1-4, 5-8, 9-12).
 TEST_F(SqliteStoreTest, AnAckOverSeveralRowsDeletesThoseUnderItAndCutsTheNext) {
   for (std::uint64_t first = 1; first <= 9; first += 4) {
     std::vector<InboxEntry> entries;
@@ -62,10 +63,14 @@ TEST_F(SqliteStoreTest, AnAckOverSeveralRowsDeletesThoseUnderItAndCutsTheNext) {
     return db.query_int("SELECT count(*) FROM inbox_row WHERE node_id = 'a'", error);
   };
   EXPECT_EQ(rows(), 3);
+  store->ack("a", 4);  // the end of a row
+  store->flush();
+  EXPECT_EQ(store->stats().entries_acked, 4u);
+  EXPECT_EQ(rows(), 2);  // 1-4 gone
   store->ack("a", 6);
   store->flush();
   EXPECT_EQ(store->stats().entries_acked, 6u);
-  EXPECT_EQ(rows(), 2);  // 1-4 gone, 5-8 cut
+  EXPECT_EQ(rows(), 2);  // 5-8 cut
   EXPECT_EQ(seqs_of(fetch_now("a", 0)), (std::vector<std::uint64_t>{7, 8, 9, 10, 11, 12}));
   store->ack("a", 10);
   store->ack("a", 8);  // under the floor: nothing
