@@ -10,10 +10,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <csignal>
 #include <functional>
 #include <pthread.h>
-
-#include <csignal>
 #include <thread>
 #include <vector>
 #include <chrono>
