@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # here): libFuzzer and the sanitizer runtimes for the fuzz targets.
 pkgs=(g++ clang-14 libclang-rt-14-dev cmake ninja-build pkg-config git ca-certificates
       libboost1.81-dev libssl-dev libspdlog-dev libcli11-dev libsqlite3-dev
-      libsimdjson-dev libgtest-dev libbenchmark-dev
+      libsimdjson-dev libjemalloc-dev libgtest-dev libbenchmark-dev
       chromium python3-websockets procps)
 missing=()
 for p in "${pkgs[@]}"; do

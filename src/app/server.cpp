@@ -22,6 +22,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/allocator.hpp"
 #include "api/http_api.hpp"
 #include "api/metrics.hpp"
 #include "core/shard_mail.hpp"
@@ -387,8 +388,8 @@ int run_server(const ServeConfig& config) {
                 "  allspark token --store %s --node-id phone1 --client-id alice\n",
                 store_folder(config.store).c_str(), config.store.c_str());
   }
-  std::printf("allspark %s listening on http://%s:%u (server_id %s, %u shards)\n", "0.1.0", config.host.c_str(),
-              static_cast<unsigned>(port), server_id->c_str(), shard_count);
+  std::printf("allspark %s listening on http://%s:%u (server_id %s, %u shards, %s)\n", "0.1.0", config.host.c_str(),
+              static_cast<unsigned>(port), server_id->c_str(), shard_count, allocator_name().c_str());
   std::fflush(stdout);
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < shard_count; ++i) {
