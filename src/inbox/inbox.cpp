@@ -105,8 +105,10 @@ void Inbox::end_batch() {
   // first woke it to linger for company.
   append_pending();
   if (!pending_acked_ids_.empty()) {
+    std::size_t batch = pending_acked_ids_.size();
     store_.remember_acked_ids(std::move(pending_acked_ids_));
     pending_acked_ids_.clear();
+    pending_acked_ids_.reserve(batch);  // the next batch is likely as big: no growing one id at a time
   }
 }
 
@@ -120,6 +122,9 @@ void Inbox::append_pending() {
   replies->swap(pending_replies_);
   auto reports = std::make_shared<std::vector<PendingReport>>();
   reports->swap(pending_reports_);
+  pending_entries_.reserve(entries->size());  // as above: the next batch grows no vector
+  pending_replies_.reserve(replies->size());
+  pending_reports_.reserve(reports->size());
   // (Moved, not copied, into the callback and the answer: the store's
   // thread must not hold the last reference.)
   std::shared_ptr<const std::vector<store::InboxEntry>> stored = entries;
@@ -146,7 +151,7 @@ void Inbox::on_stored(const std::vector<store::InboxEntry>& entries, const std::
       continue;
     }
     counters_.stored.add();
-    if (report != nullptr) report->stored.push_back({pending.node, pending.seq});
+    if (report != nullptr && Tracks::lists_stored(report->track)) report->stored.push_back({pending.node, pending.seq});
     if (pending.ack) {
       const core::Node* node = router_.directory().find_node(pending.node);
       if (node != nullptr && !node->connections.empty()) {

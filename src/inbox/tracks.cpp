@@ -36,7 +36,7 @@ std::uint64_t Tracks::open(core::Connection* from, core::Sender sender, std::str
       return 0;
     }
   }
-  std::uint64_t number = ++next_track_;
+  std::uint64_t number = (++next_track_ << 1) | (done ? 1u : 0u);  // lists_stored
   Track& track = tracks_[number];
   track.sender = sender;
   track.id = std::string(id);

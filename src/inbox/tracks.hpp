@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include "core/counter.hpp"
 #include "core/router.hpp"
 #include "inbox/retry_ids.hpp"
@@ -43,6 +45,11 @@ class Tracks {
 
   std::uint64_t open(core::Connection* from, core::Sender sender, std::string_view node_id, std::string_view id,
                      bool ack, std::function<void(core::TrackResult)> done);
+  // Whether a track's answer lists its stored copies (TrackResult::stored):
+  // only a publish's does, so its number is odd; an ack's -7 needs no list,
+  // and the recipients' shards do not build one (the number travels with
+  // every copy).
+  static bool lists_stored(std::uint64_t track) { return (track & 1) != 0; }
   void expect(std::uint64_t track, std::uint32_t shards);
   void on_report(const core::TrackReport& report);
   bool hold(core::Connection& from, std::string_view text, const protocol::Message& message);
@@ -90,7 +97,7 @@ class Tracks {
 
   core::Router& router_;
   TracksConfig config_;
-  std::unordered_map<std::uint64_t, Track> tracks_;
+  boost::unordered_flat_map<std::uint64_t, Track> tracks_;  // no allocation per track
   std::unordered_map<std::uint64_t, Waiting> waiting_;  // by connection serial
   RetryIds retry_ids_;
   std::string key_;  // scratch for "<node_id> <id>"
