@@ -13,6 +13,7 @@
 #   bench/compare.sh                          # every peer, RUNS=1, DURATION=10
 #   RUNS=3 DURATION=5 bench/compare.sh nats ws    # only the peers named
 #   REPORT_ONLY=1 bench/compare.sh            # only rewrite the table and chart from compare.jsonl
+#   WORKLOADS="rate ack" RUNS=3 RESULTS=/tmp/r bench/compare.sh   # only the workloads named
 #
 # Installs what is missing: nats-server, mosquitto, gnuplot-nox, jq (apt) and
 # socket.io (npm, from package.json). Waits (up to QUIET_WAIT seconds, 60)
@@ -40,6 +41,14 @@ workloads=(
   "rate --rate 20000 --pairs 100"
 )
 has_ack() { [ "$1" = allspark ] || [ "$1" = nats ]; }
+if [ -n "${WORKLOADS:-}" ]; then
+  chosen=()
+  for workload in "${workloads[@]}"; do
+    [[ " $WORKLOADS " == *" ${workload%% *} "* ]] && chosen+=("$workload")
+  done
+  [ ${#chosen[@]} -gt 0 ] || { echo "compare.sh: WORKLOADS names none of: pairs fanout ack rate" >&2; exit 2; }
+  workloads=("${chosen[@]}")
+fi
 
 [ -x "$build/allspark" ] && [ -x "$build/bench/allspark-bench" ] || {
   echo "compare.sh: build first: cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DALLSPARK_TESTS=OFF && cmake --build build/release -j2" >&2
