@@ -42,11 +42,15 @@ workloads=(
 )
 has_ack() { [ "$1" = allspark ] || [ "$1" = nats ]; }
 if [ -n "${WORKLOADS:-}" ]; then
+  # A part of the table must not overwrite the committed whole.
+  [ -n "${RESULTS:-}" ] || { echo "compare.sh: WORKLOADS needs RESULTS (a folder for the partial table)" >&2; exit 2; }
   chosen=()
-  for workload in "${workloads[@]}"; do
-    [[ " $WORKLOADS " == *" ${workload%% *} "* ]] && chosen+=("$workload")
+  for name in $WORKLOADS; do
+    found=""
+    for workload in "${workloads[@]}"; do [ "${workload%% *}" = "$name" ] && found="$workload"; done
+    [ -n "$found" ] || { echo "compare.sh: unknown workload '$name' (pairs, fanout, ack, rate)" >&2; exit 2; }
+    chosen+=("$found")
   done
-  [ ${#chosen[@]} -gt 0 ] || { echo "compare.sh: WORKLOADS names none of: pairs fanout ack rate" >&2; exit 2; }
   workloads=("${chosen[@]}")
 fi
 

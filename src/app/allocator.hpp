@@ -1,8 +1,8 @@
 #pragma once
-// The malloc the server runs on. Release builds link jemalloc (CMake option
-// ALLSPARK_JEMALLOC): its per-thread caches keep a batch's allocations off
-// glibc's slow path (bench/README.md "The allocator"). Sanitizer builds keep
-// the system's, which the sanitizers replace.
+// The malloc the server runs on. Every build but the sanitizer and fuzz ones
+// links jemalloc (CMake option ALLSPARK_JEMALLOC): its per-thread caches keep
+// a batch's allocations off glibc's slow path (bench/README.md "The
+// allocator"). Those two keep the system's, which the sanitizers replace.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -1,5 +1,6 @@
 #include "inbox/inbox.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -14,6 +15,9 @@ using protocol::ErrorCode;
 
 namespace {
 void append_int(std::string& out, std::uint64_t value) { protocol::append_int(out, static_cast<std::int64_t>(value)); }
+
+// What a batch's vectors keep reserved for the next batch, at most.
+constexpr std::size_t max_reserved = 1024;
 
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -108,7 +112,7 @@ void Inbox::end_batch() {
     std::size_t batch = pending_acked_ids_.size();
     store_.remember_acked_ids(std::move(pending_acked_ids_));
     pending_acked_ids_.clear();
-    pending_acked_ids_.reserve(batch);  // the next batch is likely as big: no growing one id at a time
+    pending_acked_ids_.reserve(std::min(batch, max_reserved));  // the next batch is likely as big
   }
 }
 
@@ -122,9 +126,10 @@ void Inbox::append_pending() {
   replies->swap(pending_replies_);
   auto reports = std::make_shared<std::vector<PendingReport>>();
   reports->swap(pending_reports_);
-  pending_entries_.reserve(entries->size());  // as above: the next batch grows no vector
-  pending_replies_.reserve(replies->size());
-  pending_reports_.reserve(reports->size());
+  // As above: the next batch grows no vector (a burst's size is not kept).
+  pending_entries_.reserve(std::min(entries->size(), max_reserved));
+  pending_replies_.reserve(std::min(replies->size(), max_reserved));
+  pending_reports_.reserve(std::min(reports->size(), max_reserved));
   // (Moved, not copied, into the callback and the answer: the store's
   // thread must not hold the last reference.)
   std::shared_ptr<const std::vector<store::InboxEntry>> stored = entries;

@@ -76,6 +76,9 @@ void Tracks::finish(std::uint64_t number) {
   auto it = tracks_.find(number);
   Track track = std::move(it->second);
   tracks_.erase(it);
+  // The table holds each track in place and never shrinks by itself: after a
+  // burst (thousands in flight) it lets go once nothing is left in flight.
+  if (tracks_.empty() && tracks_.bucket_count() > 8192) tracks_.rehash(0);
   bool stored = track.result.ok && track.reports > 0;
   // Acknowledged: its id stays (the track is gone, so a retry is answered at
   // once). Not acknowledged: forgotten, so that a retry is stored anew.

@@ -97,7 +97,7 @@ class Tracks {
 
   core::Router& router_;
   TracksConfig config_;
-  boost::unordered_flat_map<std::uint64_t, Track> tracks_;  // no allocation per track
+  boost::unordered_flat_map<std::uint64_t, Track> tracks_;  // no node allocated per track
   std::unordered_map<std::uint64_t, Waiting> waiting_;  // by connection serial
   RetryIds retry_ids_;
   std::string key_;  // scratch for "<node_id> <id>"

@@ -12,7 +12,7 @@ namespace {
 // Linked, and in use: malloc itself goes through jemalloc, whose count of
 // this thread's allocations grows by what is asked.
 TEST(Allocator, MallocIsJemallocWhenTheBuildLinksIt) {
-  EXPECT_EQ(allocator_name().rfind("jemalloc 5.", 0), 0u) << allocator_name();
+  EXPECT_EQ(allocator_name().rfind("jemalloc ", 0), 0u) << allocator_name();
   std::optional<std::uint64_t> before = thread_allocated_bytes();
   ASSERT_TRUE(before.has_value());
   constexpr std::size_t size = 1u << 20;
