@@ -24,6 +24,14 @@ constexpr int reads_per_turn = 16;
 constexpr std::int64_t closing_grace_ms = 2000;
 // Each frame is up to three iovecs: header, per-recipient head, body.
 constexpr std::size_t frames_per_writev = IOV_MAX / 3;
+// Pieces shorter than this (every frame header, most heads and bodies) are
+// copied into the shard's gather buffer, so that a run of small frames is one
+// iovec: the kernel's cost per iovec segment was the largest single item of
+// a fan-out's profile (bench/README.md "Gathering small frames").
+constexpr std::size_t copy_below = 512;
+constexpr std::size_t gather_bytes = 64 * 1024;
+// Room a frame may take from the gather buffer: its header and two small pieces.
+constexpr std::size_t gather_per_frame = 10 + 2 * copy_below;
 
 std::int64_t wall_clock_ms() {
   using namespace std::chrono;
@@ -143,7 +151,8 @@ Shard::Shard(boost::asio::io_context& io, ShardConfig config)
       epoll_watch_(io),
       sweep_timer_(io),
       ping_timer_(io),
-      read_buffer_(new std::uint8_t[read_buffer_bytes]) {
+      read_buffer_(new std::uint8_t[read_buffer_bytes]),
+      gather_(new std::uint8_t[gather_bytes]) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   if (answers_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   epoll_event answers{};
@@ -154,7 +163,6 @@ Shard::Shard(boost::asio::io_context& io, ShardConfig config)
   }
   epoll_watch_.assign(::dup(epoll_fd_));
   iov_.resize(frames_per_writev * 3);
-  frame_headers_.resize(frames_per_writev);
 }
 
 Shard::~Shard() {
@@ -431,25 +439,45 @@ void Shard::flush_dirty() {
 
 void Shard::flush(WsConnection& ws) {
   core::SendQueue& queue = ws.core.queue;
+  std::uint8_t* const gather = gather_.get();
   while (!queue.empty()) {
     std::size_t frames = std::min(queue.count(), frames_per_writev);
     std::size_t iov_count = 0;
     std::size_t total = 0;
+    std::size_t gathered = 0;
     std::size_t skip = queue.front_offset();
+    // Appends bytes to the write: a small piece is copied onto the end of the
+    // gather buffer (one iovec for a run of them), a large one is pointed at.
     auto add = [&](const void* base, std::size_t len) {
       if (skip >= len) {
         skip -= len;
         return;
       }
-      iov_[iov_count].iov_base = const_cast<char*>(static_cast<const char*>(base) + skip);
-      iov_[iov_count].iov_len = len - skip;
-      total += len - skip;
+      const char* from = static_cast<const char*>(base) + skip;
+      len -= skip;
       skip = 0;
+      total += len;
+      if (len < copy_below) {
+        std::memcpy(gather + gathered, from, len);
+        if (iov_count > 0 && static_cast<std::uint8_t*>(iov_[iov_count - 1].iov_base) +
+                                     iov_[iov_count - 1].iov_len == gather + gathered) {
+          iov_[iov_count - 1].iov_len += len;
+        } else {
+          iov_[iov_count].iov_base = gather + gathered;
+          iov_[iov_count].iov_len = len;
+          ++iov_count;
+        }
+        gathered += len;
+        return;
+      }
+      iov_[iov_count].iov_base = const_cast<char*>(from);
+      iov_[iov_count].iov_len = len;
       ++iov_count;
     };
     for (std::size_t f = 0; f < frames; ++f) {
+      if (gathered + gather_per_frame > gather_bytes) break;  // the rest in the next write
       const core::OutFrame& frame = queue.at(f);
-      std::uint8_t* header = frame_headers_[f].data();
+      std::uint8_t header[10];
       std::size_t header_len = write_header_of(frame, header);
       if (header_len > 0) add(header, header_len);
       if (frame.head_len > 0) add(frame.head, frame.head_len);

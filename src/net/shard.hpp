@@ -106,9 +106,9 @@ class Shard {
   boost::asio::steady_timer ping_timer_;  // one timer for every connection's pings (no timer per connection)
   std::uint32_t ping_tick_ = 0;
   std::unique_ptr<std::uint8_t[]> read_buffer_;
+  std::unique_ptr<std::uint8_t[]> gather_;  // small pieces of the write being built (flush)
   std::array<epoll_event, 256> events_{};
   std::vector<iovec> iov_;
-  std::vector<std::array<std::uint8_t, 10>> frame_headers_;
   std::vector<WsConnection*> closing_;
   std::vector<WsConnection*> dead_;
   std::vector<WsConnection*> read_again_;  // stopped reading to be fair to others

@@ -222,6 +222,54 @@ test('messages from two senders to one node keep each sender\'s order', T, async
   for (const x of [a, b, c]) await x.close();
 });
 
+// The server copies small pieces of a write (frame headers, per-recipient
+// heads, bodies under 512 bytes) into one buffer and points at large bodies
+// (net/shard.cpp flush). A reader that stops reading makes the writes end
+// part way through a frame, so the next write starts inside a copied piece
+// or a large body: every byte must still arrive, in order.
+test('frames of every size to a reader that stops and resumes arrive whole and in order', { timeout: 120000 }, async (t) => {
+  // Its own server: 4 MiB messages give a 16 MiB send queue (section 8), room
+  // for what the kernel's buffers (4 MiB of send buffer by default) do not take.
+  const s = await h.start_server({ args: ['--max-message-bytes', String(4 << 20)] });
+  t.after(() => s.stop());
+  const client = h.uid('cl');
+  const sink = await h.raw_socket(s, { node: h.uid('sink'), client });
+  sink.socket.pause();  // the kernel's buffers fill; the server's writes end part way
+  const a = await h.connect(s, { node: h.uid('a') });
+  // About 11 MB: mostly bodies on both sides of 512 bytes, tiny ones, and
+  // some of 150 KB, so that writes end inside every kind of piece.
+  const sizes = [];
+  for (let i = 0; i < 20000; i++) {
+    if (i % 1000 === 999) sizes.push(150000 + i);
+    else if (i % 4 === 0) sizes.push(i % 97);
+    else sizes.push(400 + (i % 240));
+  }
+  const expected = sizes.map((n, i) => `${i}:${String.fromCharCode(97 + (i % 26)).repeat(n)}`);
+  for (let i = 0; i < sizes.length; i++) {
+    // dest_client_id gives each frame a per-recipient head ({"dest_id":...,).
+    const dest = i % 2 ? { dest_client_id: client } : { dest_id: sink.node };
+    a.ws.send(JSON.stringify({ ...dest, payload: expected[i] }));
+    while (a.ws.bufferedAmount > 1 << 20) await h.sleep(5);
+  }
+  while (a.ws.bufferedAmount > 0) await h.sleep(5);
+  await h.sleep(300);
+  sink.socket.resume();
+  const got = [];
+  while (got.length < sizes.length) {
+    got.push(await sink.next((x) => x.opcode === 1 && typeof x.json?.payload === 'string', 15000));
+  }
+  assert.equal(sink.protocol_error, null);
+  for (let i = 0; i < sizes.length; i++) {
+    assert.equal(got[i].json.payload, expected[i], `frame ${i} (${sizes[i]} bytes of payload)`);
+    assert.equal(got[i].json.dest_id, sink.node, got[i].text.slice(0, 120));
+    assert.equal(got[i].json.src_id, a.node);
+  }
+  assert.ok(sink.frames.every((f) => f.opcode !== 8), 'the reader was not closed');
+  await a.close();
+  sink.destroy();
+  await h.assert_traffic_flows(s);
+});
+
 test('dest_session_id naming no session gets -6 unknown_session', T, async () => {
   const a = await conn({ node: h.uid('a') });
   const b = await conn({ node: h.uid('b') });
