@@ -32,6 +32,8 @@ constexpr std::size_t copy_below = 512;
 constexpr std::size_t gather_bytes = 64 * 1024;
 // Room a frame may take from the gather buffer: its header and two small pieces.
 constexpr std::size_t gather_per_frame = 10 + 2 * copy_below;
+// A frame's header (at most 10 bytes, built on the stack) is always copied.
+static_assert(copy_below > 10);
 
 std::int64_t wall_clock_ms() {
   using namespace std::chrono;

@@ -227,46 +227,64 @@ test('messages from two senders to one node keep each sender\'s order', T, async
 // (net/shard.cpp flush). A reader that stops reading makes the writes end
 // part way through a frame, so the next write starts inside a copied piece
 // or a large body: every byte must still arrive, in order.
-test('frames of every size to a reader that stops and resumes arrive whole and in order', { timeout: 120000 }, async (t) => {
-  // Its own server: 4 MiB messages give a 16 MiB send queue (section 8), room
-  // for what the kernel's buffers (4 MiB of send buffer by default) do not take.
+test('frames of every size to readers that stop and resume arrive whole and in order', { timeout: 120000 }, async (t) => {
+  // Its own server: 4 MiB messages give a 16 MiB send queue per connection
+  // (section 8), room for all of it even when the kernel's buffers take nothing.
   const s = await h.start_server({ args: ['--max-message-bytes', String(4 << 20)] });
   t.after(() => s.stop());
   const client = h.uid('cl');
-  const sink = await h.raw_socket(s, { node: h.uid('sink'), client });
-  sink.socket.pause();  // the kernel's buffers fill; the server's writes end part way
+  // Four nodes of one client: every message goes to all four, so that one
+  // run cuts many writes part way (each write that fills a socket does).
+  const sinks = [];
+  for (let k = 0; k < 4; k++) sinks.push(await h.raw_socket(s, { node: h.uid(`sink${k}`), client }));
   const a = await h.connect(s, { node: h.uid('a') });
-  // About 11 MB: mostly bodies on both sides of 512 bytes, tiny ones, and
-  // some of 150 KB, so that writes end inside every kind of piece.
+  // About 11 MB of payload: mostly bodies (payload plus about 100 bytes of
+  // fields) on both sides of 512 bytes, tiny ones, and some of 150 KB, so
+  // that writes end inside every kind of piece: header, per-recipient head
+  // ({"dest_id":...,), copied body, pointed-at body.
   const sizes = [];
   for (let i = 0; i < 20000; i++) {
     if (i % 1000 === 999) sizes.push(150000 + i);
     else if (i % 4 === 0) sizes.push(i % 97);
-    else sizes.push(400 + (i % 240));
+    else sizes.push(300 + (i % 240));
   }
   const expected = sizes.map((n, i) => `${i}:${String.fromCharCode(97 + (i % 26)).repeat(n)}`);
+  const before = sinks.map((k) => k.frames.length);  // the welcomes
+  const all_in = () => sinks.every((k, j) => k.frames.length - before[j] >= sizes.length);
+  // The readers read in short bursts, so the server's writes keep ending part way.
+  let stutter = true;
+  const stuttering = (async () => {
+    while (stutter) {
+      for (const k of sinks) k.socket.resume();
+      await h.sleep(2);
+      for (const k of sinks) k.socket.pause();
+      await h.sleep(8);
+    }
+    for (const k of sinks) k.socket.resume();
+  })();
   for (let i = 0; i < sizes.length; i++) {
-    // dest_client_id gives each frame a per-recipient head ({"dest_id":...,).
-    const dest = i % 2 ? { dest_client_id: client } : { dest_id: sink.node };
-    a.ws.send(JSON.stringify({ ...dest, payload: expected[i] }));
+    a.ws.send(JSON.stringify({ dest_client_id: client, payload: expected[i] }));
     while (a.ws.bufferedAmount > 1 << 20) await h.sleep(5);
   }
-  while (a.ws.bufferedAmount > 0) await h.sleep(5);
-  await h.sleep(300);
-  sink.socket.resume();
-  const got = [];
-  while (got.length < sizes.length) {
-    got.push(await sink.next((x) => x.opcode === 1 && typeof x.json?.payload === 'string', 15000));
+  const deadline = Date.now() + 60000;
+  while (!all_in() && Date.now() < deadline) await h.sleep(20);
+  stutter = false;
+  await stuttering;
+  for (const sink of sinks) {
+    const got = [];
+    while (got.length < sizes.length) {
+      got.push(await sink.next((x) => x.opcode === 1 && typeof x.json?.payload === 'string', 15000));
+    }
+    assert.equal(sink.protocol_error, null);
+    for (let i = 0; i < sizes.length; i++) {
+      assert.equal(got[i].json.payload, expected[i], `${sink.node}: frame ${i} (${sizes[i]} bytes of payload)`);
+      assert.equal(got[i].json.dest_id, sink.node, got[i].text.slice(0, 120));
+      assert.equal(got[i].json.src_id, a.node);
+    }
+    assert.ok(sink.frames.every((f) => f.opcode !== 8), `${sink.node} was not closed`);
   }
-  assert.equal(sink.protocol_error, null);
-  for (let i = 0; i < sizes.length; i++) {
-    assert.equal(got[i].json.payload, expected[i], `frame ${i} (${sizes[i]} bytes of payload)`);
-    assert.equal(got[i].json.dest_id, sink.node, got[i].text.slice(0, 120));
-    assert.equal(got[i].json.src_id, a.node);
-  }
-  assert.ok(sink.frames.every((f) => f.opcode !== 8), 'the reader was not closed');
   await a.close();
-  sink.destroy();
+  for (const sink of sinks) sink.destroy();
   await h.assert_traffic_flows(s);
 });
 
