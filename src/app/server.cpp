@@ -133,13 +133,11 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
 
-  // --threads shards, each an event loop on its own thread (shard 0 on this
-  // one, with the listener): docs/threading.md.
+  // --threads shards, each its own event loop on its own thread; this thread
+  // runs the listener's Asio loop (accept, HTTP, upgrades): docs/threading.md.
   const unsigned shard_count = config.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.threads;
-  std::vector<std::unique_ptr<boost::asio::io_context>> loops;
-  for (unsigned i = 0; i < shard_count; ++i) loops.push_back(std::make_unique<boost::asio::io_context>(1));
-  boost::asio::io_context& io = *loops[0];
-  // Declared after the io_contexts, and closed (flushed, its thread joined)
+  boost::asio::io_context io(1);
+  // Declared after the io_context, and closed (flushed, its thread joined)
   // by close_store below, before the shards its answers go to are destroyed.
   store::StoreLimits limits;
   limits.inbox_max = config.inbox_max;
@@ -197,7 +195,7 @@ int run_server(const ServeConfig& config) {
     // Connection ids stay unique across shards: the shard is part of them.
     std::string prefix = shard_config.router.connection_prefix;
     shard_config.router.connection_prefix = prefix + std::to_string(i) + "-";
-    shards.push_back(std::make_unique<net::Shard>(*loops[i], shard_config));
+    shards.push_back(std::make_unique<net::Shard>(shard_config));
     shard_config.router.connection_prefix = prefix;
     net::Shard& shard = *shards.back();
     inbox::InboxConfig inbox_config;
@@ -323,10 +321,8 @@ int run_server(const ServeConfig& config) {
   net::UpgradeHandoff handoff = [&shards](int fd, core::ConnectIdentity identity, std::string leftover,
                                           std::string handshake_reply) {
     net::Shard& home = *shards[shards[0]->router().home_of(identity.node_id)];
-    boost::asio::post(home.io(), [&home, fd, identity = std::move(identity), leftover = std::move(leftover),
-                                  handshake_reply = std::move(handshake_reply)] {
-      home.adopt(fd, identity, leftover, handshake_reply);
-    });
+    home.post_work([&home, fd, identity = std::move(identity), leftover = std::move(leftover),
+                    handshake_reply = std::move(handshake_reply)] { home.adopt(fd, identity, leftover, handshake_reply); });
   };
   std::unique_ptr<net::Listener> listener;
   try {
@@ -364,7 +360,7 @@ int run_server(const ServeConfig& config) {
   std::function<void(int)> wait_for_drain = [&](int ticks_left) {
     if (total_connections() == 0 || ticks_left == 0) {
       listener->stop();
-      for (auto& loop : loops) loop->stop();
+      io.stop();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(50));
@@ -376,12 +372,11 @@ int run_server(const ServeConfig& config) {
     // The listener stays open meanwhile: /healthz and upgrades answer 503.
     draining = true;
     for (auto& shard : shards) {
-      boost::asio::post(shard->io(), [&shard] { shard->close_all(1001, "server draining: reconnect through preconnect"); });
+      shard->post_work([&shard] { shard->close_all(1001, "server draining: reconnect through preconnect"); });
     }
     wait_for_drain(60);
   });
 
-  for (auto& shard : shards) shard->start();
   listener->start();
   if (generated_secret) {
     std::printf("allspark: generated a secret in %s/secret; mint an auth key with:\n"
@@ -392,14 +387,14 @@ int run_server(const ServeConfig& config) {
               static_cast<unsigned>(port), server_id->c_str(), shard_count, allocator_name().c_str());
   std::fflush(stdout);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < shard_count; ++i) {
-    threads.emplace_back([&loops, i] {
-      pthread_setname_np(pthread_self(), ("shard-" + std::to_string(i)).c_str());  // shard 0 is the main thread
-      loops[i]->run();
+  for (unsigned i = 0; i < shard_count; ++i) {
+    threads.emplace_back([&shards, i] {
+      pthread_setname_np(pthread_self(), ("shard-" + std::to_string(i)).c_str());
+      shards[i]->run();
     });
   }
   io.run();
-  for (auto& loop : loops) loop->stop();
+  for (auto& shard : shards) shard->stop();
   for (auto& thread : threads) thread.join();
   // Nothing stored is lost on the way out (section 9).
   store->flush();

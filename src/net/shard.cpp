@@ -1,10 +1,9 @@
 #include "net/shard.hpp"
 
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -35,9 +34,33 @@ constexpr std::size_t gather_per_frame = 10 + 2 * copy_below;
 // A frame's header (at most 10 bytes, built on the stack) is always copied.
 static_assert(copy_below > 10);
 
+constexpr std::int64_t sweep_interval_ms = 1000;
+// A flush of this many connections (a sendmsg each) takes long enough that
+// one more epoll_wait first costs next to nothing. What arrived while the
+// batch was routed then goes out in the same writes: in a fan-out, the other
+// publishers' messages, which come a few microseconds after the first's
+// (bench/README.md "The shard's own loop").
+constexpr std::size_t poll_again_from = 64;
+
 std::int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// For the loop's timeouts: never goes back when the wall clock is set.
+std::int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Adds `fd` to `epoll_fd` for reading, with `tag` as its event's pointer.
+void watch(int epoll_fd, int fd, void* tag, const char* what) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = tag;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+    throw std::system_error(errno, std::generic_category(), what);
+  }
 }
 
 Opcode opcode_of(core::FrameKind kind) {
@@ -144,26 +167,16 @@ struct ShardFrameHandler {
   }
 };
 
-Shard::Shard(boost::asio::io_context& io, ShardConfig config)
-    : io_(io),
-      config_(std::move(config)),
+Shard::Shard(ShardConfig config)
+    : config_(std::move(config)),
       router_(config_.router),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-      answers_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      epoll_watch_(io),
-      sweep_timer_(io),
-      ping_timer_(io),
       read_buffer_(new std::uint8_t[read_buffer_bytes]),
       gather_(new std::uint8_t[gather_bytes]) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  if (answers_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  epoll_event answers{};
-  answers.events = EPOLLIN;
-  answers.data.ptr = nullptr;  // no connection: the store's answers
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, answers_fd_, &answers) != 0) {
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl (store answers)");
-  }
-  epoll_watch_.assign(::dup(epoll_fd_));
+  // Tagged with the queues' addresses: no connection has them.
+  watch(epoll_fd_, posted_.fd(), &posted_, "epoll_ctl (posted work)");
+  watch(epoll_fd_, answers_.fd(), &answers_, "epoll_ctl (store answers)");
   iov_.resize(frames_per_writev * 3);
 }
 
@@ -172,18 +185,46 @@ Shard::~Shard() {
   dead_.clear();
   // Connections still open are closed with the process; nothing to hand over here.
   ::close(epoll_fd_);
-  ::close(answers_fd_);
 }
 
-void Shard::start() {
-  wait_for_events();
-  sweep();
-  if (config_.ping_interval_ms > 0) {
-    ping_timer_.expires_after(std::chrono::milliseconds(config_.ping_interval_ms));
-    ping_timer_.async_wait([this](const boost::system::error_code& error) {
-      if (!error) ping_tick();
-    });
+void Shard::run() {
+  running_ = true;
+  std::int64_t next_sweep = steady_ms() + sweep_interval_ms;
+  const bool pings = config_.ping_interval_ms > 0;
+  std::int64_t next_ping = steady_ms() + config_.ping_interval_ms;
+  bool more = false;  // events left over from the last batch: do not sleep
+  while (running_) {
+    int timeout = 0;
+    if (!more) {
+      std::int64_t next = pings ? std::min(next_sweep, next_ping) : next_sweep;
+      timeout = static_cast<int>(std::clamp<std::int64_t>(next - steady_ms(), 0, INT_MAX));
+    }
+    int count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), timeout);
+    if (count < 0) {
+      if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "epoll_wait");
+      count = 0;
+    }
+    on_events(count);
+    if (router_.dirty().size() >= poll_again_from && count < static_cast<int>(events_.size())) {
+      count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
+      on_events(std::max(count, 0));
+    }
+    flush_dirty();
+    more = count == static_cast<int>(events_.size()) || !read_again_.empty();
+    std::int64_t now = steady_ms();
+    if (now >= next_sweep) {
+      sweep();
+      next_sweep = now + sweep_interval_ms;
+    }
+    if (pings && now >= next_ping) {
+      ping_tick();
+      next_ping = now + config_.ping_interval_ms;
+    }
   }
+}
+
+void Shard::stop() {
+  posted_.post([this] { running_ = false; });
 }
 
 // PROTOCOL.md section 10 (--ping-interval): a connection silent for one
@@ -203,46 +244,32 @@ void Shard::ping_tick() {
     }
   }
   flush_dirty();
-  ping_timer_.expires_after(std::chrono::milliseconds(config_.ping_interval_ms));
-  ping_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) ping_tick();
-  });
 }
 
-void Shard::wait_for_events() {
-  epoll_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                          [this](const boost::system::error_code& error) {
-                            if (error) return;
-                            on_events();
-                          });
-}
-
-void Shard::on_events() {
+void Shard::on_events(int count) {
   now_ms_ = wall_clock_ms();
-  int count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
   std::vector<WsConnection*> again;
   again.swap(read_again_);
   for (WsConnection* ws : again) {
     if (ws->state != WsState::dead) read_from(*ws, true);
   }
   for (int i = 0; i < count; ++i) {
-    auto* ws = static_cast<WsConnection*>(events_[i].data.ptr);
-    if (ws == nullptr) {  // the store's answers
-      run_store_answers();
+    void* tag = events_[i].data.ptr;
+    if (tag == &posted_) {
+      posted_.run();
       continue;
     }
+    if (tag == &answers_) {
+      answers_.run();
+      continue;
+    }
+    auto* ws = static_cast<WsConnection*>(tag);
     if (ws->state == WsState::dead) continue;
     std::uint32_t flags = events_[i].events;
     if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       read_from(*ws, (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
     }
     if ((flags & EPOLLOUT) && ws->state != WsState::dead && !ws->core.queue.empty()) flush(*ws);
-  }
-  flush_dirty();
-  if (count == static_cast<int>(events_.size()) || !read_again_.empty()) {
-    boost::asio::post(io_, [this] { on_events(); });
-  } else {
-    wait_for_events();
   }
 }
 
@@ -372,55 +399,19 @@ void Shard::begin_close(WsConnection& ws, std::uint16_t code, std::string_view r
   std::string().swap(ws.message);
 }
 
+// Posted work runs in the order posted, and flush_dirty() at the end of the
+// batch writes what it queued (and hands on the mail it made).
 void Shard::post_mail(core::ShardMail mail) {
-  boost::asio::post(io_, [this, mail = std::move(mail)]() mutable {
-    now_ms_ = wall_clock_ms();
-    router_.receive(std::move(mail));
-    flush_dirty();
-  });
+  posted_.post([this, mail = std::move(mail)]() mutable { router_.receive(std::move(mail)); });
 }
 
-void Shard::post_work(std::function<void()> work) {
-  boost::asio::post(io_, [this, work = std::move(work)] {
-    now_ms_ = wall_clock_ms();
-    work();
-    flush_dirty();
-  });
-}
+void Shard::post_work(std::function<void()> work) { posted_.post(std::move(work)); }
 
-void Shard::post_store_answer(std::function<void()> work) {
-  const std::lock_guard lock(answers_mutex_);
-  answers_.push_back(std::move(work));
-}
+void Shard::post_store_answer(std::function<void()> work) { answers_.push(std::move(work)); }
 
-// The store's thread only writes the eventfd, which the shard's own epoll
-// watches: no Asio post, whose lock the woken shard would wait for while the
-// store's thread still holds it (two more context switches per transaction).
-void Shard::hand_over_store_answers() {
-  {
-    const std::lock_guard lock(answers_mutex_);
-    if (answers_.empty() || answers_signalled_) return;
-    answers_signalled_ = true;
-  }
-  std::uint64_t one = 1;
-  if (::write(answers_fd_, &one, sizeof one) < 0 && errno != EAGAIN) {
-    spdlog::error("store answers eventfd: {}", std::strerror(errno));
-  }
-}
-
-void Shard::run_store_answers() {
-  std::uint64_t count = 0;
-  if (::read(answers_fd_, &count, sizeof count) < 0 && errno != EAGAIN) {
-    spdlog::error("store answers eventfd: {}", std::strerror(errno));
-  }
-  {
-    const std::lock_guard lock(answers_mutex_);
-    answers_running_.swap(answers_);  // both keep their capacity from transaction to transaction
-    answers_signalled_ = false;
-  }
-  for (const auto& work : answers_running_) work();
-  answers_running_.clear();
-}
+// The store's thread writes an eventfd that the shard's own epoll watches,
+// once per transaction, not once per callback.
+void Shard::hand_over_store_answers() { answers_.wake(); }
 
 void Shard::flush_dirty() {
   router_.end_batch();
@@ -565,10 +556,6 @@ void Shard::sweep() {
     if (ws->core.queue.empty()) ws->core.queue.clear();
   }
   flush_dirty();
-  sweep_timer_.expires_after(std::chrono::seconds(1));
-  sweep_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) sweep();
-  });
 }
 
 }  // namespace allspark::net

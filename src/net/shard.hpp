@@ -2,27 +2,27 @@
 // A shard: one event loop on one thread that owns a Router and the WebSocket
 // connections of its nodes (DESIGN.md "Threads and the hot path").
 //
-// The data path does not use Asio per connection: upgraded sockets sit in the
-// shard's own edge-triggered epoll, whose single descriptor the Asio loop
-// watches. Asio re-arms a descriptor with epoll_ctl on every wait; here a
-// connection costs no epoll_ctl after it is added, reads go into one per-shard
-// buffer, and every dirty connection is flushed with writev once per batch.
-// See bench/README.md for the measurements behind this.
+// The loop is the shard's own: upgraded sockets sit in its edge-triggered
+// epoll, and its thread waits in epoll_wait on that set alone. Work from
+// other threads (hand-offs, mail, store answers) comes through eventfds in
+// the same set; the sweep and the pings are the wait's timeout. No Asio on
+// this thread: Asio's reactor would re-arm its descriptor with epoll_ctl and
+// wait once more per wake-up. A connection costs no epoll_ctl after it is
+// added, reads go into one per-shard buffer, and every dirty connection is
+// flushed with one sendmsg per batch. See bench/README.md for the
+// measurements behind this.
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
 #include <array>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string_view>
 #include <vector>
 
 #include "core/router.hpp"
+#include "net/wake_queue.hpp"
 #include "net/ws_connection.hpp"
 
 namespace allspark::net {
@@ -45,12 +45,15 @@ struct ShardCounters {
 
 class Shard {
  public:
-  Shard(boost::asio::io_context& io, ShardConfig config);
+  explicit Shard(ShardConfig config);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  void start();
+  // Runs the loop on the calling thread until stop().
+  void run();
+  // Any thread: run() returns after the batch it is in.
+  void stop();
   // Takes an upgraded, non-blocking socket, the bytes read past its HTTP
   // request and the 101 answer, which goes out first, in the same writev as
   // the welcome frame. Runs on the shard's thread.
@@ -70,7 +73,6 @@ class Shard {
   // Hands mail from another shard to this one (called on the other shard's
   // thread: it only posts).
   void post_mail(core::ShardMail mail);
-  boost::asio::io_context& io() { return io_; }
 
   // Closes every connection with `code` (1001 when the server drains).
   void close_all(std::uint16_t code, std::string_view reason);
@@ -82,28 +84,24 @@ class Shard {
  private:
   friend struct ShardFrameHandler;
 
-  void wait_for_events();
-  void on_events();
+  void on_events(int count);  // reads and routes; the caller flushes
   void read_from(WsConnection& ws, bool peer_hung_up);
   void feed(WsConnection& ws, std::uint8_t* data, std::size_t size);
   void on_message(WsConnection& ws, std::string_view text);
   void on_control(WsConnection& ws);
   void begin_close(WsConnection& ws, std::uint16_t code, std::string_view reason);
-  void run_store_answers();
   void flush_dirty();
   void flush(WsConnection& ws);
   void destroy(WsConnection& ws);
   void sweep();
   void ping_tick();
 
-  boost::asio::io_context& io_;
   ShardConfig config_;
   core::Router router_;
   int epoll_fd_ = -1;
-  int answers_fd_ = -1;  // an eventfd in epoll_fd_: store answers are waiting
-  boost::asio::posix::stream_descriptor epoll_watch_;
-  boost::asio::steady_timer sweep_timer_;
-  boost::asio::steady_timer ping_timer_;  // one timer for every connection's pings (no timer per connection)
+  WakeQueue posted_;   // post_work, post_mail: run in the order posted
+  WakeQueue answers_;  // the store's answers, a transaction's at once
+  bool running_ = false;
   std::uint32_t ping_tick_ = 0;
   std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::unique_ptr<std::uint8_t[]> gather_;  // small pieces of the write being built (flush)
@@ -115,10 +113,6 @@ class Shard {
   std::vector<WsConnection*> all_;         // every live connection, for close_all
   std::int64_t now_ms_ = 0;
   ShardCounters counters_;
-  std::mutex answers_mutex_;
-  std::vector<std::function<void()>> answers_;  // guarded by answers_mutex_
-  bool answers_signalled_ = false;              // guarded by answers_mutex_: answers_fd_ was written
-  std::vector<std::function<void()>> answers_running_;  // the shard thread's: those being run
 };
 
 }  // namespace allspark::net

@@ -231,6 +231,26 @@ test('binary frames are not supported: close 1003', T, async () => {
   await h.assert_traffic_flows(server);
 });
 
+test('a peer that never answers the server\'s close is let go after the grace (2 s); others still talk', T, async (t) => {
+  const own = await h.start_server();
+  t.after(() => own.stop());
+  const connections = async () =>
+    Number(/^allspark_connections (\d+)$/m.exec((await h.http_request(own, { path: '/metrics' })).text)?.[1]);
+  const raw = await h.raw_socket(own);
+  // It reads the close frame and the server's FIN but never answers either.
+  raw.socket.allowHalfOpen = true;
+  raw.send_frame({ opcode: 2, payload: Buffer.from('x') });
+  assert.equal((await raw.next((f) => f.opcode === 8)).close_code, 1003);
+  await h.sleep(500);
+  assert.equal(await connections(), 1, 'the server waits for the close answer');
+  const deadline = Date.now() + 8000;
+  while (await connections() !== 0 && Date.now() < deadline) await h.sleep(100);
+  assert.equal(await connections(), 0, 'still held 8 s after the close frame');
+  assert.equal(raw.ended, false, 'the peer never closed its side');
+  await h.assert_traffic_flows(own);
+  raw.destroy();
+});
+
 test('ping is answered by a pong with the same payload; unsolicited pongs are ignored', T, async () => {
   const raw = await h.raw_socket(server);
   raw.send_frame({ opcode: 9, payload: Buffer.from('hello ping') });

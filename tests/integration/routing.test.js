@@ -222,6 +222,46 @@ test('messages from two senders to one node keep each sender\'s order', T, async
   for (const x of [a, b, c]) await x.close();
 });
 
+// A fan-out to 64 connections or more makes the shard look for input once
+// more before it writes (net/shard.cpp run): what it reads then joins the
+// same writes. Each round, four raw senders write ten messages each, in one
+// write apiece, and nothing more comes until every member has the round: so
+// input found by that second look is the last there is, and a round whose
+// input were dropped there would never arrive. Every member must get every
+// message once, each sender's in order.
+test('four senders to a client of 100 nodes, round by round: every node gets every message once, in order', { timeout: 60000 }, async () => {
+  const client = h.uid('crowd');
+  const members = [];
+  for (let i = 0; i < 100; i++) members.push(await conn({ node: h.uid('m'), client }));
+  const senders = [];
+  for (let i = 0; i < 4; i++) senders.push(await h.raw_socket(server, { node: h.uid('s') }));
+  const rounds = 20;
+  const per_round = 10;
+  const got = members.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [n, s] of senders.entries()) {
+      const frames = [];
+      for (let i = 0; i < per_round; i++) {
+        const text = JSON.stringify({ dest_client_id: client, payload: { from: n, i: r * per_round + i } });
+        frames.push(h.build_frame({ opcode: 1, payload: Buffer.from(text) }));
+      }
+      s.write(Buffer.concat(frames));
+    }
+    for (const [k, m] of members.entries()) {
+      for (const f of await m.take(senders.length * per_round, () => true, 10000)) got[k].push(f.json.payload);
+    }
+  }
+  for (const payloads of got) {
+    for (let n = 0; n < senders.length; n++) {
+      assert.deepEqual(payloads.filter((p) => p.from === n).map((p) => p.i), Array.from({ length: rounds * per_round }, (_, i) => i));
+    }
+  }
+  await members[0].expect_nothing(200);
+  for (const s of senders) assert.equal(s.protocol_error, null);
+  for (const c of members) await c.close();
+  for (const s of senders) s.destroy();
+});
+
 // The server copies small pieces of a write (frame headers, per-recipient
 // heads, bodies under 512 bytes) into one buffer and points at large bodies
 // (net/shard.cpp flush). A reader that stops reading makes the writes end
