@@ -150,11 +150,14 @@ int run_server(const ServeConfig& config) {
     return 2;
   }
   std::vector<std::unique_ptr<net::Shard>> shards;
+  // The offline webhook has a thread of its own: a slow receiver never blocks
+  // a shard. Declared here so that it outlives the store's last callbacks.
+  std::unique_ptr<net::Webhook> webhook;
   std::vector<std::unique_ptr<inbox::Inbox>> inboxes;  // one per shard, owned by its thread
   std::vector<std::unique_ptr<session::Sessions>> sessions;  // one per shard, each a copy of every session
-  // Destroyed before those three, whichever way run_server returns: the
+  // Destroyed before those four, whichever way run_server returns: the
   // store commits what is queued and runs its callbacks and its hook while
-  // the shards, inboxes and sessions they reach still exist.
+  // the shards, the webhook, inboxes and sessions they reach still exist.
   struct StoreCloser {
     std::unique_ptr<store::Store>& store;
     ~StoreCloser() { store.reset(); }
@@ -180,8 +183,6 @@ int run_server(const ServeConfig& config) {
   const auto memberships = store->load_client_nodes();
   const auto push_keys = store->load_push_keys();
   const store::SessionsSnapshot session_snapshot = store->load_sessions();
-  // The offline webhook has a thread of its own: a slow receiver never blocks a shard.
-  std::unique_ptr<net::Webhook> webhook;
   if (!config.offline_webhook.empty()) {
     try {
       webhook = std::make_unique<net::Webhook>(net::WebhookConfig{config.offline_webhook});
@@ -386,6 +387,14 @@ int run_server(const ServeConfig& config) {
   std::printf("allspark %s listening on http://%s:%u (server_id %s, %u shards, %s)\n", "0.1.0", config.host.c_str(),
               static_cast<unsigned>(port), server_id->c_str(), shard_count, allocator_name().c_str());
   std::fflush(stdout);
+  // SIGINT and SIGTERM are this thread's (the signal_set above): the
+  // shards' threads start with them blocked, so their waits are not cut short.
+  sigset_t stop_signals;
+  sigset_t previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < shard_count; ++i) {
     threads.emplace_back([&shards, i] {
@@ -393,6 +402,7 @@ int run_server(const ServeConfig& config) {
       shards[i]->run();
     });
   }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   io.run();
   for (auto& shard : shards) shard->stop();
   for (auto& thread : threads) thread.join();

@@ -205,12 +205,13 @@ void Shard::run() {
       count = 0;
     }
     on_events(count);
-    if (router_.dirty().size() >= poll_again_from && count < static_cast<int>(events_.size())) {
+    // Not while a connection waits for its next turn to read: it would get
+    // two turns before anything is written.
+    if (router_.dirty().size() >= poll_again_from && count < static_cast<int>(events_.size()) &&
+        read_again_.empty()) {
       count = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
       on_events(std::max(count, 0));
     }
-    flush_dirty();
-    more = count == static_cast<int>(events_.size()) || !read_again_.empty();
     std::int64_t now = steady_ms();
     if (now >= next_sweep) {
       sweep();
@@ -220,6 +221,14 @@ void Shard::run() {
       ping_tick();
       next_ping = now + config_.ping_interval_ms;
     }
+    flush_dirty();
+    // Only here, once nothing of this iteration (its events, the router's
+    // dirty list) can point at a connection any more: work run in the middle
+    // of a batch (an adopt, a close_all) must not free one that a later event
+    // of the batch names.
+    for (WsConnection* ws : dead_) delete ws;
+    dead_.clear();
+    more = count == static_cast<int>(events_.size()) || !read_again_.empty();
   }
 }
 
@@ -243,7 +252,6 @@ void Shard::ping_tick() {
       send_control(router_, ws->core, core::FrameKind::ping, {});
     }
   }
-  flush_dirty();
 }
 
 void Shard::on_events(int count) {
@@ -307,7 +315,6 @@ void Shard::adopt(int fd, const core::ConnectIdentity& identity, std::string_vie
     std::memcpy(read_buffer_.get(), leftover.data(), leftover.size());
     feed(*ws, read_buffer_.get(), leftover.size());
   }
-  flush_dirty();
 }
 
 void Shard::read_from(WsConnection& ws, bool peer_hung_up) {
@@ -426,8 +433,6 @@ void Shard::flush_dirty() {
     flush(*ws);
   }
   router_.clear_dirty();
-  for (WsConnection* ws : dead_) delete ws;
-  dead_.clear();
 }
 
 void Shard::flush(WsConnection& ws) {
@@ -519,7 +524,6 @@ void Shard::flush(WsConnection& ws) {
 void Shard::close_all(std::uint16_t code, std::string_view reason) {
   now_ms_ = wall_clock_ms();
   for (WsConnection* ws : all_) begin_close(*ws, code, reason);
-  flush_dirty();
 }
 
 void Shard::destroy(WsConnection& ws) {
@@ -537,7 +541,8 @@ void Shard::destroy(WsConnection& ws) {
   last->slot = ws.slot;
   all_.pop_back();
   std::erase(read_again_, &ws);
-  // Freed after the batch: the router's dirty list may still point at it.
+  // Freed at the end of the loop's iteration (run): the batch's events and
+  // the router's dirty list may still point at it.
   dead_.push_back(&ws);
 }
 
@@ -555,7 +560,6 @@ void Shard::sweep() {
   for (WsConnection* ws : all_) {
     if (ws->core.queue.empty()) ws->core.queue.clear();
   }
-  flush_dirty();
 }
 
 }  // namespace allspark::net

@@ -56,12 +56,13 @@ class Shard {
   void stop();
   // Takes an upgraded, non-blocking socket, the bytes read past its HTTP
   // request and the 101 answer, which goes out first, in the same writev as
-  // the welcome frame. Runs on the shard's thread.
+  // the welcome frame. Runs on the shard's thread, from posted work: the
+  // loop's iteration writes what it queued.
   void adopt(int fd, const core::ConnectIdentity& identity, std::string_view leftover,
              std::string_view handshake_reply);
 
-  // Runs `work` on this shard's thread (from any thread), then flushes what
-  // it queued.
+  // Runs `work` on this shard's thread (from any thread), in the order
+  // posted; the end of that loop iteration writes what it queued.
   void post_work(std::function<void()> work);
   // The same for store answers (called on the store's thread): they queue
   // until the store has run every callback of its transaction, then
@@ -74,7 +75,8 @@ class Shard {
   // thread: it only posts).
   void post_mail(core::ShardMail mail);
 
-  // Closes every connection with `code` (1001 when the server drains).
+  // Closes every connection with `code` (1001 when the server drains). On
+  // the shard's thread, from posted work.
   void close_all(std::uint16_t code, std::string_view reason);
 
   core::Router& router() { return router_; }
