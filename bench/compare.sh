@@ -171,11 +171,13 @@ machine="$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(uname -sr)"
 busy_runs=0
 [ -n "${REPORT_ONLY:-}" ] || : > "$jsonl"
 [ -n "${REPORT_ONLY:-}" ] && workloads=()
+# With RUNS over 1 the servers take turns (run 1 of each, then run 2 ...), so
+# that a slow minute of the machine does not fall on one server's runs alone.
 for workload in "${workloads[@]}"; do
   name="${workload%% *}"
-  for peer in "${peers[@]}"; do
-    [ "$name" = ack ] && ! has_ack "$peer" && continue
-    for run in $(seq 1 "$runs"); do
+  for run in $(seq 1 "$runs"); do
+    for peer in "${peers[@]}"; do
+      [ "$name" = ack ] && ! has_ack "$peer" && continue
       start_server "$peer"
       wait_quiet
       busy="$(machine_busy)"
