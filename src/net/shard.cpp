@@ -181,9 +181,14 @@ Shard::Shard(ShardConfig config)
 }
 
 Shard::~Shard() {
+  // Connections still open when the loop has stopped (a hand-off adopted
+  // after the drain's close_all, one the drain's time limit cut short): their
+  // sockets are closed and they are freed; nothing is left to write.
+  for (WsConnection* ws : all_) {
+    ::close(ws->fd);
+    delete ws;
+  }
   for (WsConnection* ws : dead_) delete ws;
-  dead_.clear();
-  // Connections still open are closed with the process; nothing to hand over here.
   ::close(epoll_fd_);
 }
 
