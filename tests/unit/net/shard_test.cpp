@@ -119,18 +119,14 @@ TEST_F(ShardLoopTest, PostedWorkRunsInOrderAndOnce) {
   EXPECT_EQ(seen, "abcd");
 }
 
-TEST(ShardExitTest, ConnectionsStillOpenAreClosedWhenTheShardGoes) {
+TEST_F(ShardLoopTest, ConnectionsStillOpenAreClosedWhenTheShardGoes) {
   Pair a = socket_pair();
   {
-    ShardConfig c;
-    c.router.server_id = "srv";
-    c.router.connection_prefix = "t-";
-    c.ping_interval_ms = 0;
-    Shard shard(c);
-    shard.post_work([&shard, fd = a.server] { shard.adopt(fd, ConnectIdentity{"node-a", "", Role::node}, {}, {}); });
-    shard.stop();
-    shard.run();
-    ASSERT_EQ(shard.connection_count(), 1u);
+    Shard leaving(config());
+    leaving.post_work([&leaving, fd = a.server] { leaving.adopt(fd, ConnectIdentity{"node-a", "", Role::node}, {}, {}); });
+    leaving.stop();
+    leaving.run();
+    ASSERT_EQ(leaving.connection_count(), 1u);
   }
   // The welcome, then the end of the stream: the shard's end was closed.
   EXPECT_NE(drain(a.client).find("\"type\":-10"), std::string::npos);
